@@ -1,0 +1,1 @@
+"""The SQLite catalog: schema, migrations and connections."""

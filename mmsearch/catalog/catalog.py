@@ -1,0 +1,308 @@
+"""Reading and writing the catalog: the SQL the engine needs, in one place."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Connection, Engine, Select, delete, func, insert, select, update
+
+from mmsearch.catalog.database import create_catalog_engine, migrate
+from mmsearch.catalog.schema import Item, Root, Segment, Setting, Space, Vector
+from mmsearch.contracts import Encoder
+from mmsearch.vectorstore import FloatArray, IdArray
+
+ACTIVE_SPACE = "active_space"
+_VECTOR_CHUNK = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class KnownItem:
+    """What the catalog remembers of a file, enough to decide whether to re-read it."""
+
+    id: int
+    relpath: bytes
+    size: int
+    mtime_ns: int
+    status: str
+    content_hash: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SpaceInfo:
+    """One embedding space as stored."""
+
+    id: int
+    key: str
+    encoder_id: str
+    checkpoint: str
+    dim: int
+    preprocessing_version: str
+    generation: int
+
+
+@dataclass(frozen=True, slots=True)
+class NewSegment:
+    """A segment ready to store, with its vector."""
+
+    ordinal: int
+    kind: str
+    modality: str
+    text: str | None
+    start: float | None
+    end: float | None
+    char_start: int | None
+    char_end: int | None
+    vector: FloatArray
+
+
+@dataclass(frozen=True, slots=True)
+class ItemRecord:
+    """A processed file ready to store: its outcome and, when done, its segments."""
+
+    relpath: bytes
+    display: str
+    size: int
+    mtime_ns: int
+    content_hash: str | None
+    media_type: str | None
+    extractor: str | None
+    status: str
+    reason: str | None = None
+    detail: str | None = None
+    segments: tuple[NewSegment, ...] = ()
+    existing_id: int | None = None
+
+
+_SPACE_COLUMNS = (
+    Space.id,
+    Space.key,
+    Space.encoder_id,
+    Space.checkpoint,
+    Space.dim,
+    Space.preprocessing_version,
+    Space.generation,
+)
+
+
+def _select_spaces() -> Select[Any]:
+    return select(*_SPACE_COLUMNS).order_by(Space.id)
+
+
+class Catalog:
+    """The SQLite catalog at one path."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.engine: Engine = create_catalog_engine(path)
+        migrate(self.engine, path)
+
+    def close(self) -> None:
+        """Release the connections."""
+        self.engine.dispose()
+
+    # -- roots and items --------------------------------------------------
+
+    def ensure_root(self, path: bytes, display: str) -> int:
+        """The id of the root at ``path``, added if new."""
+        with self.engine.begin() as conn:
+            found = conn.scalar(select(Root.id).where(Root.path == path))
+            if found is not None:
+                return int(found)
+            stmt = insert(Root).values(path=path, display=display, added_at=time.time())
+            return int(conn.execute(stmt).inserted_primary_key[0])  # type: ignore[index]
+
+    def roots(self) -> list[tuple[int, bytes, str]]:
+        """Every root: id, path bytes, display form."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(Root.id, Root.path, Root.display).order_by(Root.id))
+            return [(r.id, r.path, r.display) for r in rows]
+
+    def known_items(self, root_id: int) -> dict[bytes, KnownItem]:
+        """Every item of a root, keyed by relative path."""
+        stmt = select(
+            Item.id, Item.relpath, Item.size, Item.mtime_ns, Item.status, Item.content_hash
+        ).where(Item.root_id == root_id)
+        with self.engine.connect() as conn:
+            return {row.relpath: KnownItem(*row) for row in conn.execute(stmt)}
+
+    def segment_ids_of(self, conn: Connection, item_ids: Sequence[int]) -> list[int]:
+        """Segment ids of the given items."""
+        out: list[int] = []
+        for chunk in _chunks(item_ids, 900):
+            out.extend(conn.scalars(select(Segment.id).where(Segment.item_id.in_(chunk))))
+        return out
+
+    def remove_items(self, item_ids: Sequence[int]) -> list[int]:
+        """Delete items (segments and vectors cascade); returns the removed segment ids."""
+        with self.engine.begin() as conn:
+            segment_ids = self.segment_ids_of(conn, item_ids)
+            for chunk in _chunks(item_ids, 900):
+                conn.execute(delete(Item).where(Item.id.in_(chunk)))
+        return segment_ids
+
+    def move_item(self, item_id: int, relpath: bytes, display: str, mtime_ns: int) -> None:
+        """Point an item at its new path, keeping its segments and vectors."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(Item)
+                .where(Item.id == item_id)
+                .values(relpath=relpath, display=display, mtime_ns=mtime_ns)
+            )
+
+    def write_items(
+        self, root_id: int, space_id: int, records: Sequence[ItemRecord]
+    ) -> tuple[list[int], IdArray, FloatArray]:
+        """Store a batch of processed files in one transaction.
+
+        Returns the replaced segment ids (to drop from the vector index) and the
+        new segment ids with their vectors (to add to it).
+        """
+        replaced: list[int] = []
+        new_ids: list[int] = []
+        new_vectors: list[FloatArray] = []
+        now = time.time()
+        with self.engine.begin() as conn:
+            existing = [r.existing_id for r in records if r.existing_id is not None]
+            if existing:
+                replaced = self.segment_ids_of(conn, existing)
+                conn.execute(delete(Segment).where(Segment.item_id.in_(existing)))
+            for record in records:
+                item_id = self._upsert_item(conn, root_id, record, now)
+                ids = self._insert_segments(conn, item_id, space_id, record.segments)
+                new_ids.extend(ids)
+                new_vectors.extend(seg.vector for seg in record.segments)
+        vectors = np.vstack(new_vectors).astype(np.float32) if new_vectors else np.empty((0, 0))
+        return replaced, np.asarray(new_ids, dtype=np.int64), vectors
+
+    def _upsert_item(self, conn: Connection, root_id: int, record: ItemRecord, now: float) -> int:
+        values = {
+            "display": record.display,
+            "size": record.size,
+            "mtime_ns": record.mtime_ns,
+            "content_hash": record.content_hash,
+            "media_type": record.media_type,
+            "extractor": record.extractor,
+            "status": record.status,
+            "reason": record.reason,
+            "detail": record.detail,
+            "indexed_at": now,
+        }
+        if record.existing_id is not None:
+            conn.execute(update(Item).where(Item.id == record.existing_id).values(**values))
+            return record.existing_id
+        stmt = insert(Item).values(root_id=root_id, relpath=record.relpath, **values)
+        return int(conn.execute(stmt).inserted_primary_key[0])  # type: ignore[index]
+
+    def _insert_segments(
+        self, conn: Connection, item_id: int, space_id: int, segments: Sequence[NewSegment]
+    ) -> list[int]:
+        if not segments:
+            return []
+        rows = [
+            {
+                "item_id": item_id,
+                "ordinal": s.ordinal,
+                "kind": s.kind,
+                "modality": s.modality,
+                "start": s.start,
+                "end": s.end,
+                "char_start": s.char_start,
+                "char_end": s.char_end,
+                "text": s.text,
+            }
+            for s in segments
+        ]
+        result = conn.execute(
+            insert(Segment).returning(Segment.id, sort_by_parameter_order=True), rows
+        )
+        ids = [int(row[0]) for row in result]
+        conn.execute(
+            insert(Vector),
+            [
+                {"segment_id": sid, "space_id": space_id, "data": s.vector.tobytes()}
+                for sid, s in zip(ids, segments, strict=True)
+            ],
+        )
+        return ids
+
+    # -- spaces and vectors -----------------------------------------------
+
+    def active_space(self) -> SpaceInfo | None:
+        """The space queries use, or None for a catalog that has indexed nothing yet."""
+        with self.engine.connect() as conn:
+            key = conn.scalar(select(Setting.value).where(Setting.key == ACTIVE_SPACE))
+            if key is None:
+                return None
+            row = conn.execute(_select_spaces().where(Space.key == key)).one_or_none()
+            return SpaceInfo(*row) if row else None
+
+    def ensure_space(self, encoder: Encoder, *, activate: bool) -> SpaceInfo:
+        """The space of ``encoder``'s output, created if new, optionally made active."""
+        key = encoder.space_key
+        with self.engine.begin() as conn:
+            if conn.scalar(select(Space.id).where(Space.key == key)) is None:
+                conn.execute(
+                    insert(Space).values(
+                        key=key,
+                        encoder_id=encoder.encoder_id,
+                        checkpoint=encoder.checkpoint,
+                        dim=encoder.dim,
+                        preprocessing_version=encoder.preprocessing_version,
+                        created_at=time.time(),
+                        generation=0,
+                    )
+                )
+            if activate:
+                conn.execute(delete(Setting).where(Setting.key == ACTIVE_SPACE))
+                conn.execute(insert(Setting).values(key=ACTIVE_SPACE, value=key))
+            return SpaceInfo(*conn.execute(_select_spaces().where(Space.key == key)).one())
+
+    def spaces(self) -> list[SpaceInfo]:
+        """Every space in the catalog."""
+        with self.engine.connect() as conn:
+            return [SpaceInfo(*row) for row in conn.execute(_select_spaces())]
+
+    def space_state(self, space_id: int) -> tuple[int, int]:
+        """The space's generation and vector count, read in one snapshot."""
+        with self.engine.connect() as conn:
+            generation = conn.scalar(select(Space.generation).where(Space.id == space_id))
+            count = conn.scalar(
+                select(func.count()).select_from(Vector).where(Vector.space_id == space_id)
+            )
+        return int(generation or 0), int(count or 0)
+
+    def vector_batches(self, space_id: int, dim: int) -> Iterator[tuple[IdArray, FloatArray]]:
+        """All vectors of a space, in chunks, for rebuilding its index."""
+        stmt = (
+            select(Vector.segment_id, Vector.data)
+            .where(Vector.space_id == space_id)
+            .execution_options(yield_per=_VECTOR_CHUNK)
+        )
+        with self.engine.connect() as conn:
+            for rows in conn.execute(stmt).partitions():
+                ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+                data = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
+                yield ids, data.reshape(len(rows), dim)
+
+    def vectors_for(self, space_id: int, segment_ids: Iterable[int]) -> dict[int, FloatArray]:
+        """Stored vectors of the given segments in one space."""
+        out: dict[int, FloatArray] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(list(segment_ids), 900):
+                stmt = select(Vector.segment_id, Vector.data).where(
+                    Vector.space_id == space_id, Vector.segment_id.in_(chunk)
+                )
+                for sid, data in conn.execute(stmt):
+                    out[int(sid)] = np.frombuffer(data, dtype=np.float32)
+        return out
+
+
+def _chunks(values: Sequence[int], size: int) -> Iterator[Sequence[int]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]

@@ -1,0 +1,123 @@
+"""SQLAlchemy models of the catalog, the single source of truth.
+
+Schema changes go through alembic migrations (``migrations/``); these models
+must always describe the head revision.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the catalog models."""
+
+
+class Root(Base):
+    """A folder the user asked to index. Item paths are stored relative to it."""
+
+    __tablename__ = "roots"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    path: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
+    display: Mapped[str] = mapped_column(Text)
+    added_at: Mapped[float] = mapped_column(Float)
+
+
+class Item(Base):
+    """One file, keyed by its root and relative path bytes."""
+
+    __tablename__ = "items"
+    __table_args__ = (
+        UniqueConstraint("root_id", "relpath"),
+        Index("ix_items_hash", "content_hash"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    root_id: Mapped[int] = mapped_column(ForeignKey("roots.id", ondelete="CASCADE"))
+    relpath: Mapped[bytes] = mapped_column(LargeBinary)
+    display: Mapped[str] = mapped_column(Text)
+    size: Mapped[int] = mapped_column(BigInteger)
+    mtime_ns: Mapped[int] = mapped_column(BigInteger)
+    content_hash: Mapped[str | None] = mapped_column(String(64))
+    media_type: Mapped[str | None] = mapped_column(String(16))
+    extractor: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))  # done | skipped | failed
+    reason: Mapped[str | None] = mapped_column(Text)
+    detail: Mapped[str | None] = mapped_column(Text)
+    indexed_at: Mapped[float] = mapped_column(Float)
+
+    segments: Mapped[list[Segment]] = relationship(
+        back_populates="item", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class Segment(Base):
+    """The unit that is embedded and returned: an image, a text chunk, a speech span."""
+
+    __tablename__ = "segments"
+    __table_args__ = (Index("ix_segments_item", "item_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"))
+    ordinal: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    modality: Mapped[str] = mapped_column(String(16))
+    start: Mapped[float | None] = mapped_column(Float)
+    end: Mapped[float | None] = mapped_column(Float)
+    char_start: Mapped[int | None] = mapped_column(Integer)
+    char_end: Mapped[int | None] = mapped_column(Integer)
+    text: Mapped[str | None] = mapped_column(Text)
+
+    item: Mapped[Item] = relationship(back_populates="segments")
+
+
+class Space(Base):
+    """One embedding space: vectors of different spaces never mix."""
+
+    __tablename__ = "spaces"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(Text, unique=True)
+    encoder_id: Mapped[str] = mapped_column(String(128))
+    checkpoint: Mapped[str] = mapped_column(Text)
+    dim: Mapped[int] = mapped_column(Integer)
+    preprocessing_version: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[float] = mapped_column(Float)
+    generation: Mapped[int] = mapped_column(Integer, default=0)
+    """Bumped in the same transaction as every change to this space's vectors."""
+
+
+class Vector(Base):
+    """A float32 embedding of one segment in one space."""
+
+    __tablename__ = "vectors"
+    __table_args__ = (Index("ix_vectors_space", "space_id"),)
+
+    segment_id: Mapped[int] = mapped_column(
+        ForeignKey("segments.id", ondelete="CASCADE"), primary_key=True
+    )
+    space_id: Mapped[int] = mapped_column(
+        ForeignKey("spaces.id", ondelete="CASCADE"), primary_key=True
+    )
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Setting(Base):
+    """Catalog-wide settings, such as the active space."""
+
+    __tablename__ = "settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)

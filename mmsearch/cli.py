@@ -1,0 +1,243 @@
+"""The ``mmsearch`` command: a thin click layer over :class:`mmsearch.Library`.
+
+Exit codes: 0 success (skipped files included), 1 failure, 2 usage error.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from mmsearch.errors import MmsearchError, UsageError
+
+if TYPE_CHECKING:
+    from mmsearch.library import Library
+    from mmsearch.plugins import Registry
+    from mmsearch.query import Hit
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "MMSEARCH"}
+
+
+def _registry(ctx: click.Context) -> Registry:
+    obj = ctx.ensure_object(dict)
+    if "registry" not in obj:
+        from mmsearch.plugins import load_plugins
+
+        obj["registry"] = load_plugins()
+    registry: Registry = obj["registry"]
+    return registry
+
+
+@contextmanager
+def _library(ctx: click.Context) -> Iterator[Library]:
+    """Open the library for a command, turning its errors into exit codes."""
+    from mmsearch.library import Library
+
+    try:
+        with Library.open(ctx.obj.get("db"), registry=_registry(ctx)) as lib:
+            yield lib
+    except UsageError as exc:
+        raise click.UsageError(str(exc)) from exc
+    except MmsearchError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _setup_logging(verbose: int) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger = logging.getLogger("mmsearch")
+    logger.handlers[:] = [handler]
+    logger.setLevel(logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING)
+    logger.propagate = False
+
+
+@click.group(context_settings=CONTEXT_SETTINGS)
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="MMSEARCH_DB",
+    help="Catalog file. Default: $MMSEARCH_HOME/catalog.db, else the user data folder.",
+)
+@click.option("-v", "--verbose", count=True, help="Say more (-vv for debug output).")
+@click.version_option(package_name="mmsearch")
+@click.pass_context
+def cli(ctx: click.Context, db: Path | None, verbose: int) -> None:
+    """Search your photos, recordings and documents by meaning."""
+    _setup_logging(verbose)
+    ctx.ensure_object(dict)["db"] = db
+
+
+@cli.command()
+@click.argument("folders", nargs=-1, required=True,
+                type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--encoder", help="Encoder for a new library (see `mmsearch plugins`).")
+@click.option("--max-image-megapixels", type=click.FloatRange(min=0.01), default=100.0,
+              show_default=True, help="Skip images larger than this (decompression bombs).")
+@click.option("--follow-symlinks", is_flag=True,
+              help="Walk into symlinked folders (each folder at most once).")
+@click.option("--include-hidden", is_flag=True, help="Also index dot-files and dot-folders.")
+@click.option("--retry-failed", is_flag=True, help="Re-read files that failed last time.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True,
+              help="Files committed per transaction.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.pass_context
+def index(ctx: click.Context, folders: tuple[Path, ...], encoder: str | None,
+          max_image_megapixels: float, follow_symlinks: bool, include_hidden: bool,
+          retry_failed: bool, batch_size: int, as_json: bool) -> None:
+    """Scan FOLDERS, extract and embed new or changed files, drop deleted ones."""
+    from mmsearch.contracts import ExtractSettings
+    from mmsearch.indexer import IndexOptions
+
+    options = IndexOptions(
+        settings=ExtractSettings(max_image_megapixels=max_image_megapixels),
+        follow_symlinks=follow_symlinks,
+        include_hidden=include_hidden,
+        retry_failed=retry_failed,
+        commit_every=batch_size,
+    )
+    with _library(ctx) as lib, _progress() as progress:
+        report = lib.index(*folders, encoder=encoder, options=options, progress=progress)
+    if as_json:
+        click.echo(json.dumps(report.to_json()))
+    else:
+        for line in report.summary_lines():
+            click.echo(line)
+
+
+@contextmanager
+def _progress() -> Iterator[Callable[[int, int], None] | None]:
+    """A progress bar on stderr when it is a terminal, else nothing."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    bar: Any = None
+
+    def update(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = click.progressbar(length=total, label="indexing", file=sys.stderr)
+            bar.__enter__()
+        bar.update(done - bar.pos)
+
+    try:
+        yield update
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+
+
+@cli.command()
+@click.argument("text", required=False)
+@click.option("--image", "example", type=click.Path(exists=True, dir_okay=False),
+              help="Query by an example file (an image, or any file an extractor reads).")
+@click.option("-k", "k", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Number of results.")
+@click.option("--type", "media_type", type=click.Choice(["image", "audio", "text", "video"]),
+              help="Only results of this type.")
+@click.option("--in", "within", type=click.Path(path_type=Path),
+              help="Only results under this folder.")
+@click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
+@click.pass_context
+def query(ctx: click.Context, text: str | None, example: str | None, k: int,
+          media_type: str | None, within: Path | None, as_json: bool) -> None:
+    """Find the files that best match TEXT (or an example file given with --image)."""
+    if not text and not example:
+        raise click.UsageError("Give a query text, or an example file with --image.")
+    with _library(ctx) as lib:
+        hits = lib.query(text, example=example, k=k, media_type=media_type, within=within)
+    if as_json:
+        payload = {"query": {"text": text, "example": example, "k": k, "type": media_type},
+                   "results": [h.to_json() for h in hits]}
+        click.echo(json.dumps(payload))
+        return
+    if not hits:
+        click.echo("No results. Is anything indexed? Try `mmsearch status`.", err=True)
+    for hit in hits:
+        click.echo(_format_hit(hit))
+
+
+def _format_hit(hit: Hit) -> str:
+    where = ""
+    if hit.start is not None:
+        where = f" at {_clock(hit.start)}" + (f"-{_clock(hit.end)}" if hit.end else "")
+    snippet = ""
+    if hit.text and hit.modality != "image":
+        words = " ".join(hit.text.split())
+        snippet = f'\n        "{words[:100]}{"..." if len(words) > 100 else ""}"'
+    return f"{hit.score:6.3f}  {hit.modality:<5}  {hit.path}{where}{snippet}"
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@click.pass_context
+def status(ctx: click.Context, as_json: bool) -> None:
+    """Show roots, item counts by type and status, spaces and index health."""
+    with _library(ctx) as lib:
+        snapshot = lib.status()
+    if as_json:
+        click.echo(json.dumps(snapshot.to_json()))
+        return
+    click.echo(f"catalog: {snapshot.catalog}")
+    for root in snapshot.roots:
+        click.echo(f"root: {root['path']} ({root['items']} files)")
+    for media_type, counts in sorted(snapshot.items.items()):
+        parts = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
+        click.echo(f"{media_type}: {parts}")
+    for space in snapshot.spaces:
+        mark = " (active)" if space.active else ""
+        health = space.index_state + (f": {space.index_detail}" if space.index_detail else "")
+        click.echo(f"space {space.id}{mark}: {space.encoder} {space.dim}-d, "
+                   f"{space.vectors} vectors, index {health}")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the plugin list as JSON.")
+@click.pass_context
+def plugins(ctx: click.Context, as_json: bool) -> None:
+    """List installed plugins, what each provides, and any that failed to load."""
+    registry = _registry(ctx)
+    infos = list(registry.plugins.values())
+    if as_json:
+        click.echo(json.dumps({"plugins": [i.to_json() for i in infos],
+                               "failed": [i.name for i in registry.failures]}))
+        return
+    for info in infos:
+        version = f" {info.version}" if info.version else ""
+        if info.error:
+            click.echo(f"{info.name}{version}: FAILED: {info.error}")
+            continue
+        provides = "; ".join(f"{kind}: {', '.join(ids)}" for kind, ids in info.provides.items())
+        click.echo(f"{info.name}{version}: {provides or 'hooks ' + ', '.join(info.hooks)}")
+    if not infos:
+        click.echo("No plugins loaded. Check MMSEARCH_LOAD_PLUGINS, or install a plugin.")
+
+
+def _add_plugin_commands(group: click.Group) -> None:
+    from mmsearch.plugins import load_plugins
+
+    registry = load_plugins()
+    for impl in registry.manager.hook.register_commands.get_hookimpls():
+        try:
+            impl.function(cli=group)
+        except Exception as exc:  # a broken plugin must not take the CLI down with it
+            registry.plugins[impl.plugin_name].error = f"register_commands failed: {exc}"
+    group.context_settings["obj"] = {"registry": registry}
+
+
+def main() -> None:
+    """Entry point of the ``mmsearch`` script."""
+    _add_plugin_commands(cli)
+    cli.main(prog_name="mmsearch")

@@ -1,0 +1,149 @@
+"""The contracts a plugin implements: extractors turn files into segments,
+encoders turn segments into vectors.
+
+Each contract is an ABC with capability attributes and one abstract method, so
+a plugin author fills in a few class attributes and writes one function.
+Weights and other heavy state must load lazily, on the first call of the
+abstract method, never in ``__init__``: registering a plugin has to stay cheap.
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+Modality = Literal["image", "text", "audio"]
+"""What an encoder receives: a PIL image, a string, or a mono float32 waveform."""
+
+MediaType = Literal["image", "text", "audio", "video"]
+"""The kind of file an item is."""
+
+
+class SkipFile(Exception):  # noqa: N818 - it is a signal, not a programming error
+    """Raised by an extractor when a file cannot be indexed for a known reason.
+
+    ``reason`` is a short, stable label used to count skips in the run summary
+    ("corrupt image", "too large"); ``detail`` tells the user what happened to
+    this file and what to do about it.
+    """
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """One searchable unit of a file: a whole image, a text chunk, a speech span.
+
+    ``content`` is what the encoder embeds, in the form its ``modality`` names.
+    ``text`` is what keyword search sees (chunk text, transcript, OCR words).
+    Time-based segments set ``start``/``end`` in seconds; text chunks set
+    ``char_start``/``char_end`` as offsets into the decoded text.
+    """
+
+    kind: str
+    modality: Modality
+    content: Any
+    text: str | None = None
+    start: float | None = None
+    end: float | None = None
+    char_start: int | None = None
+    char_end: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ExtractSettings:
+    """Limits and options the user sets for a run, passed to every extractor."""
+
+    max_image_megapixels: float = 100.0
+    max_text_bytes: int = 50 * 1024 * 1024
+    text_chunk_chars: int = 1000
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A file handed to an extractor."""
+
+    path: bytes
+    """Absolute path as bytes (file names need not be valid UTF-8)."""
+    display: str
+    """Printable form of the path, for messages."""
+    size: int
+    settings: ExtractSettings
+
+    @property
+    def fspath(self) -> str:
+        """The path as ``str`` for libraries that will not take bytes."""
+        return os.fsdecode(self.path)
+
+
+class Extractor(ABC):
+    """Turns one file into segments.
+
+    The engine picks an extractor by content first (``signatures``, or an
+    overridden ``sniff``) and by extension second, so a PNG named ``.txt`` is
+    still read as an image, and a ``.jpg`` that holds no image is skipped with
+    a clear reason instead of crashing a decoder.
+    """
+
+    name: ClassVar[str]
+    """Unique, stable identifier, e.g. ``"pillow-image"``."""
+    media_type: ClassVar[MediaType]
+    extensions: ClassVar[frozenset[str]]
+    """Lower-case extensions without the dot."""
+    signatures: ClassVar[tuple[bytes, ...]] = ()
+    """Magic byte prefixes; empty when the format has none (plain text)."""
+
+    def sniff(self, head: bytes) -> bool:
+        """Whether the first bytes of a file look like this extractor's format."""
+        return any(head.startswith(sig) for sig in self.signatures)
+
+    @property
+    def identifies_by_content(self) -> bool:
+        """True when ``sniff`` can recognise the format, so a mismatch means a wrong extension."""
+        return bool(self.signatures) or type(self).sniff is not Extractor.sniff
+
+    @abstractmethod
+    def extract(self, source: Source) -> Iterable[Segment]:
+        """Yield the file's segments; raise :class:`SkipFile` for known-bad input."""
+
+
+class Encoder(ABC):
+    """Embeds segment contents into one vector space.
+
+    ``encode_batch`` returns an ``(n, dim)`` float32 array of L2-normalised
+    rows. The engine checks every row: a batch that raises, or a row that is
+    not finite or has the wrong shape, fails only its own item.
+    """
+
+    encoder_id: ClassVar[str]
+    """Unique, stable identifier, e.g. ``"open-clip"``."""
+    modalities: ClassVar[frozenset[Modality]]
+    dim: ClassVar[int]
+    batch_size: ClassVar[int] = 32
+    checkpoint: ClassVar[str] = ""
+    """Which weights; part of the space's identity."""
+    preprocessing_version: ClassVar[str] = "1"
+    """Bump when preprocessing changes, so old vectors are not mixed with new."""
+    priority: ClassVar[int] = 0
+    """Higher wins when a new library picks its default encoder."""
+
+    @abstractmethod
+    def encode_batch(
+        self, modality: Modality, contents: Sequence[Any]
+    ) -> npt.NDArray[np.float32]:
+        """Embed ``contents`` (all of one modality) into an ``(n, dim)`` float32 array."""
+
+    @property
+    def space_key(self) -> str:
+        """The identity of the space this encoder writes into."""
+        return f"{self.encoder_id}|{self.checkpoint}|{self.dim}|{self.preprocessing_version}"

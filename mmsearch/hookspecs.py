@@ -1,0 +1,28 @@
+"""The hooks a plugin can implement. Each takes a ``register`` callback (or the CLI group)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import click
+import pluggy
+
+from mmsearch.contracts import Encoder, Extractor
+
+hookspec = pluggy.HookspecMarker("mmsearch")
+hookimpl = pluggy.HookimplMarker("mmsearch")
+
+
+@hookspec
+def register_extractors(register: Callable[[Extractor], None]) -> None:
+    """Call ``register(extractor)`` for each file extractor the plugin provides."""
+
+
+@hookspec
+def register_encoders(register: Callable[[Encoder], None]) -> None:
+    """Call ``register(encoder)`` for each encoder the plugin provides."""
+
+
+@hookspec
+def register_commands(cli: click.Group) -> None:
+    """Add click commands to the ``mmsearch`` command group."""

@@ -1,0 +1,179 @@
+"""Plugin discovery and registration.
+
+Every plugin, first-party or not, is found through the ``mmsearch`` entry-point
+group; the core never imports a plugin by name. A plugin that fails to import,
+defines a hook mmsearch does not know, or raises while registering is recorded
+in :attr:`Registry.failures` and left out; the rest keep working.
+
+Environment:
+
+- ``MMSEARCH_LOAD_PLUGINS``: comma-separated allowlist of entry-point names
+  (set but empty: load none).
+- ``MMSEARCH_PLUGIN_MODULES``: extra importable modules to register, for
+  developing a plugin without installing it.
+- ``MMSEARCH_TRACE_PLUGINS=1``: print each registration to stderr.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from types import ModuleType
+from typing import Any
+
+import pluggy
+
+from mmsearch import hookspecs
+from mmsearch.contracts import Encoder, Extractor
+
+ENTRY_POINT_GROUP = "mmsearch"
+
+
+@dataclass(slots=True)
+class PluginInfo:
+    """What ``mmsearch plugins`` reports about one plugin."""
+
+    name: str
+    distribution: str | None = None
+    version: str | None = None
+    hooks: list[str] = field(default_factory=list)
+    provides: dict[str, list[str]] = field(default_factory=dict)
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The stable JSON shape of this plugin's entry."""
+        return {
+            "name": self.name,
+            "distribution": self.distribution,
+            "version": self.version,
+            "hooks": sorted(self.hooks),
+            "provides": {kind: sorted(ids) for kind, ids in self.provides.items()},
+            "error": self.error,
+        }
+
+
+@dataclass(slots=True)
+class Registry:
+    """Everything the loaded plugins provide."""
+
+    manager: pluggy.PluginManager
+    plugins: dict[str, PluginInfo] = field(default_factory=dict)
+    extractors: list[Extractor] = field(default_factory=list)
+    encoders: dict[str, Encoder] = field(default_factory=dict)
+
+    @property
+    def failures(self) -> list[PluginInfo]:
+        """Plugins that could not be loaded or registered."""
+        return [info for info in self.plugins.values() if info.error]
+
+    def encoder(self, encoder_id: str) -> Encoder | None:
+        """The registered encoder with this id, if any."""
+        return self.encoders.get(encoder_id)
+
+    def default_encoder(self) -> Encoder | None:
+        """The highest-priority encoder, used when a new library is created."""
+        if not self.encoders:
+            return None
+        return max(self.encoders.values(), key=lambda enc: (enc.priority, enc.encoder_id))
+
+
+def _short_error(exc: BaseException) -> str:
+    """The last line of a traceback: what failed, in one line."""
+    return traceback.format_exception_only(type(exc), exc)[-1].strip()
+
+
+def _trace(message: str) -> None:
+    if os.environ.get("MMSEARCH_TRACE_PLUGINS"):
+        print(f"[mmsearch plugins] {message}", file=sys.stderr)
+
+
+def _allowlist() -> set[str] | None:
+    raw = os.environ.get("MMSEARCH_LOAD_PLUGINS")
+    if raw is None:
+        return None
+    return {name.strip() for name in raw.split(",") if name.strip()}
+
+
+def _candidate_modules() -> Iterator[tuple[PluginInfo, Callable[[], ModuleType]]]:
+    allow = _allowlist()
+    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        if allow is not None and ep.name not in allow:
+            continue
+        dist = ep.dist
+        info = PluginInfo(
+            name=ep.name,
+            distribution=dist.name if dist else None,
+            version=dist.version if dist else None,
+        )
+        yield info, ep.load
+    extra = os.environ.get("MMSEARCH_PLUGIN_MODULES", "")
+    for module_name in filter(None, (m.strip() for m in extra.split(","))):
+        yield PluginInfo(name=module_name), _importer(module_name)
+
+
+def _importer(module_name: str) -> Callable[[], ModuleType]:
+    return lambda: importlib.import_module(module_name)
+
+
+def _register_module(manager: pluggy.PluginManager, info: PluginInfo, module: Any) -> None:
+    manager.register(module, name=info.name)
+    try:
+        manager.check_pending()
+    except pluggy.PluginValidationError:
+        manager.unregister(name=info.name)
+        raise
+    info.hooks = [impl.name for impl in manager.get_hookcallers(module) or []]
+
+
+def _collect(registry: Registry) -> None:
+    """Call each plugin's register hooks, attributing what it registers to it.
+
+    Objects are gathered per plugin first and kept only when every one of the
+    plugin's hooks succeeded, so a plugin that raises halfway leaves nothing behind.
+    """
+    gathered: dict[str, list[tuple[str, Any]]] = {}
+    for hook_name in ("register_extractors", "register_encoders"):
+        kind = hook_name.removeprefix("register_")
+        for impl in getattr(registry.manager.hook, hook_name).get_hookimpls():
+            info = registry.plugins[impl.plugin_name]
+            bucket = gathered.setdefault(info.name, [])
+            try:
+                impl.function(register=lambda obj, _b=bucket, _k=kind: _b.append((_k, obj)))
+            except Exception as exc:  # a broken plugin must not break the CLI
+                info.error = f"{hook_name} failed: {_short_error(exc)}"
+                _trace(f"{info.name}: {info.error}")
+    for plugin_name, objects in gathered.items():
+        info = registry.plugins[plugin_name]
+        if info.error:
+            continue
+        for kind, obj in objects:
+            ident = obj.name if kind == "extractors" else obj.encoder_id
+            if kind == "extractors":
+                registry.extractors.append(obj)
+            else:
+                registry.encoders.setdefault(ident, obj)
+            info.provides.setdefault(kind, []).append(str(ident))
+            _trace(f"{plugin_name}: registered {kind[:-1]} {ident}")
+
+
+def load_plugins() -> Registry:
+    """Discover, import and register every allowed plugin."""
+    manager = pluggy.PluginManager("mmsearch")
+    manager.add_hookspecs(hookspecs)
+    registry = Registry(manager=manager)
+    for info, load in _candidate_modules():
+        registry.plugins[info.name] = info
+        try:
+            _register_module(manager, info, load())
+        except Exception as exc:
+            info.error = _short_error(exc)
+            _trace(f"{info.name}: failed to load: {info.error}")
+            continue
+        _trace(f"{info.name}: loaded, hooks {info.hooks}")
+    _collect(registry)
+    return registry

@@ -1,0 +1,67 @@
+"""The outcome of an index run, and how paths are shown to people."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def display_path(path: bytes) -> str:
+    """A printable form of a path: valid UTF-8 as is, other bytes as ``\\xNN`` escapes."""
+    return path.decode("utf-8", errors="backslashreplace")
+
+
+@dataclass(frozen=True, slots=True)
+class FileProblem:
+    """A file that was skipped or failed, and why."""
+
+    path: str
+    reason: str
+    detail: str
+
+
+@dataclass(slots=True)
+class IndexReport:
+    """Counts and problems of one ``index`` run. ``to_json`` is a stable shape."""
+
+    indexed: int = 0
+    unchanged: int = 0
+    moved: int = 0
+    removed: int = 0
+    segments: int = 0
+    skipped: list[FileProblem] = field(default_factory=list)
+    failed: list[FileProblem] = field(default_factory=list)
+    seconds: float = 0.0
+    space: str | None = None
+
+    def skipped_counts(self) -> dict[str, int]:
+        """How many files were skipped for each reason."""
+        return dict(sorted(Counter(p.reason for p in self.skipped).items()))
+
+    def to_json(self) -> dict[str, Any]:
+        """The machine-readable summary printed by ``mmsearch index --json``."""
+        return {
+            "indexed": self.indexed,
+            "unchanged": self.unchanged,
+            "moved": self.moved,
+            "removed": self.removed,
+            "segments": self.segments,
+            "skipped": self.skipped_counts(),
+            "failed": [{"path": p.path, "reason": p.detail} for p in self.failed],
+            "seconds": round(self.seconds, 3),
+            "space": self.space,
+        }
+
+    def summary_lines(self) -> list[str]:
+        """A short human summary, one fact a line."""
+        lines = [
+            f"indexed {self.indexed} files ({self.segments} segments), "
+            f"{self.unchanged} unchanged, {self.moved} moved, {self.removed} removed "
+            f"in {self.seconds:.1f}s"
+        ]
+        for reason, count in self.skipped_counts().items():
+            lines.append(f"skipped {count}: {reason}")
+        if self.failed:
+            lines.append(f"failed {len(self.failed)} (listed above)")
+        return lines
