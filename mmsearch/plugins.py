@@ -99,7 +99,7 @@ def _allowlist() -> set[str] | None:
     return {name.strip() for name in raw.split(",") if name.strip()}
 
 
-def _candidate_modules() -> Iterator[tuple[PluginInfo, Callable[[], ModuleType]]]:
+def _candidate_modules() -> Iterator[tuple[PluginInfo, Callable[[], Any]]]:
     allow = _allowlist()
     for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
         if allow is not None and ep.name not in allow:
@@ -161,12 +161,21 @@ def _collect(registry: Registry) -> None:
             _trace(f"{plugin_name}: registered {kind[:-1]} {ident}")
 
 
-def load_plugins() -> Registry:
-    """Discover, import and register every allowed plugin."""
+def load_plugins(*extra: object, discover: bool = True) -> Registry:
+    """Discover, import and register every allowed plugin.
+
+    ``extra`` are objects or modules with hook implementations to register too
+    (an application's own plugins, or a test's); ``discover=False`` skips the
+    entry points and ``MMSEARCH_PLUGIN_MODULES``, for a registry of exactly ``extra``.
+    """
     manager = pluggy.PluginManager("mmsearch")
     manager.add_hookspecs(hookspecs)
     registry = Registry(manager=manager)
-    for info, load in _candidate_modules():
+    candidates = list(_candidate_modules()) if discover else []
+    for obj in extra:
+        name = getattr(obj, "__name__", None) or type(obj).__name__
+        candidates.append((PluginInfo(name=name), lambda _obj=obj: _obj))
+    for info, load in candidates:
         registry.plugins[info.name] = info
         try:
             _register_module(manager, info, load())
