@@ -1,0 +1,121 @@
+"""The FAISS cache: keyed by SQLite ids, saved atomically, rebuilt when it cannot be trusted."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mmsearch.vectorstore import FaissStore, FloatArray, IdArray, IndexFileError
+
+DIM = 8
+
+
+def _vectors(n: int, seed: int = 0) -> FloatArray:
+    rows = np.random.default_rng(seed).standard_normal((n, DIM)).astype(np.float32)
+    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+IDS = np.array([101, 205, 999, 4000], dtype=np.int64)
+VECTORS = _vectors(4)
+
+
+def _batches() -> Iterator[tuple[IdArray, FloatArray]]:
+    yield IDS[:2], VECTORS[:2]
+    yield IDS[2:], VECTORS[2:]
+
+
+def _store(tmp_path: Path) -> FaissStore:
+    return FaissStore(tmp_path / "idx" / "space-1.faiss", space_id=1, dim=DIM)
+
+
+def test_search_returns_sqlite_ids_not_positions(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    store.add(IDS, VECTORS)
+    ids, scores = store.search(VECTORS[2], k=2)
+    assert ids[0] == 999
+    assert scores[0] == pytest.approx(1.0, abs=1e-5)
+    assert store.ids() == set(IDS.tolist())
+
+
+def test_remove_by_id(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    store.add(IDS, VECTORS)
+    store.remove(np.array([205, 123456], dtype=np.int64))
+    assert store.ids() == {101, 999, 4000}
+
+
+def test_save_then_load_round_trips(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    store.add(IDS, VECTORS)
+    store.save(generation=7)
+    fresh = _store(tmp_path)
+    fresh.load(expected_generation=7, expected_ntotal=4)
+    assert fresh.ids() == set(IDS.tolist())
+    assert fresh.generation == 7
+
+
+def test_save_leaves_no_temporary_files(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    store.add(IDS, VECTORS)
+    store.save(generation=1)
+    store.save(generation=2)
+    assert [p.name for p in store.path.parent.iterdir()] == ["space-1.faiss"]
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        ("missing", "does not exist"),
+        ("stale", "stale"),
+        ("bitflip", "checksum"),
+        ("truncated", "damaged"),
+        ("garbage", "not an mmsearch index"),
+        ("other_space", "another space"),
+    ],
+)
+def test_untrustworthy_index_file_is_rebuilt_from_sqlite_with_one_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, damage: str, message: str
+) -> None:
+    store = _store(tmp_path)
+    store.add(IDS, VECTORS)
+    store.save(generation=5)
+    raw = bytearray(store.path.read_bytes())
+    generation = 5
+    if damage == "missing":
+        store.path.unlink()
+    elif damage == "stale":
+        generation = 6
+    elif damage == "bitflip":
+        raw[-10] ^= 0xFF
+        store.path.write_bytes(bytes(raw))
+    elif damage == "truncated":
+        store.path.write_bytes(bytes(raw[: len(raw) // 2]))
+    elif damage == "garbage":
+        store.path.write_bytes(b"\x00" * 100)
+    elif damage == "other_space":
+        FaissStore(store.path, space_id=2, dim=DIM).save(generation=5)
+
+    fresh = _store(tmp_path)
+    with pytest.raises(IndexFileError, match=message):
+        fresh.load(generation, 4)
+    with caplog.at_level(logging.WARNING):
+        rebuilt = fresh.load_or_rebuild(generation, 4, _batches)
+    assert rebuilt
+    assert fresh.ids() == set(IDS.tolist()), "never serve a silently empty index"
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert "Rebuilding" in warnings[0].getMessage()
+
+
+def test_empty_space_without_file_rebuilds_silently(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = _store(tmp_path)
+    with caplog.at_level(logging.WARNING):
+        store.load_or_rebuild(0, 0, lambda: iter(()))
+    assert store.ntotal == 0
+    assert caplog.records == []
