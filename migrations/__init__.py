@@ -1,1 +1,1 @@
-"""Alembic migrations of the mmsearch catalog, shipped inside the package as ``mmsearch.migrations``."""
+"""Alembic migrations of the mmsearch catalog, shipped as ``mmsearch.migrations``."""

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from mmsearch.contracts import (
     Encoder,
-    ExtractSettings,
     Extractor,
+    ExtractSettings,
     MediaType,
     Modality,
     Segment,

@@ -75,22 +75,47 @@ def cli(ctx: click.Context, db: Path | None, verbose: int) -> None:
 
 
 @cli.command()
-@click.argument("folders", nargs=-1, required=True,
-                type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument(
+    "folders",
+    nargs=-1,
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+)
 @click.option("--encoder", help="Encoder for a new library (see `mmsearch plugins`).")
-@click.option("--max-image-megapixels", type=click.FloatRange(min=0.01), default=100.0,
-              show_default=True, help="Skip images larger than this (decompression bombs).")
-@click.option("--follow-symlinks", is_flag=True,
-              help="Walk into symlinked folders (each folder at most once).")
+@click.option(
+    "--max-image-megapixels",
+    type=click.FloatRange(min=0.01),
+    default=100.0,
+    show_default=True,
+    help="Skip images larger than this (decompression bombs).",
+)
+@click.option(
+    "--follow-symlinks",
+    is_flag=True,
+    help="Walk into symlinked folders (each folder at most once).",
+)
 @click.option("--include-hidden", is_flag=True, help="Also index dot-files and dot-folders.")
 @click.option("--retry-failed", is_flag=True, help="Re-read files that failed last time.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True,
-              help="Files committed per transaction.")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=64,
+    show_default=True,
+    help="Files committed per transaction.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.pass_context
-def index(ctx: click.Context, folders: tuple[Path, ...], encoder: str | None,
-          max_image_megapixels: float, follow_symlinks: bool, include_hidden: bool,
-          retry_failed: bool, batch_size: int, as_json: bool) -> None:
+def index(
+    ctx: click.Context,
+    folders: tuple[Path, ...],
+    encoder: str | None,
+    max_image_megapixels: float,
+    follow_symlinks: bool,
+    include_hidden: bool,
+    retry_failed: bool,
+    batch_size: int,
+    as_json: bool,
+) -> None:
     """Scan FOLDERS, extract and embed new or changed files, drop deleted ones."""
     from mmsearch.contracts import ExtractSettings
     from mmsearch.indexer import IndexOptions
@@ -135,26 +160,45 @@ def _progress() -> Iterator[Callable[[int, int], None] | None]:
 
 @cli.command()
 @click.argument("text", required=False)
-@click.option("--image", "example", type=click.Path(exists=True, dir_okay=False),
-              help="Query by an example file (an image, or any file an extractor reads).")
-@click.option("-k", "k", type=click.IntRange(min=1), default=10, show_default=True,
-              help="Number of results.")
-@click.option("--type", "media_type", type=click.Choice(["image", "audio", "text", "video"]),
-              help="Only results of this type.")
-@click.option("--in", "within", type=click.Path(path_type=Path),
-              help="Only results under this folder.")
+@click.option(
+    "--image",
+    "example",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Query by an example file (an image, or any file an extractor reads).",
+)
+@click.option(
+    "-k", "k", type=click.IntRange(min=1), default=10, show_default=True, help="Number of results."
+)
+@click.option(
+    "--type",
+    "media_type",
+    type=click.Choice(["image", "audio", "text", "video"]),
+    help="Only results of this type.",
+)
+@click.option(
+    "--in", "within", type=click.Path(path_type=Path), help="Only results under this folder."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
 @click.pass_context
-def query(ctx: click.Context, text: str | None, example: str | None, k: int,
-          media_type: str | None, within: Path | None, as_json: bool) -> None:
+def query(
+    ctx: click.Context,
+    text: str | None,
+    example: str | None,
+    k: int,
+    media_type: str | None,
+    within: Path | None,
+    as_json: bool,
+) -> None:
     """Find the files that best match TEXT (or an example file given with --image)."""
     if not text and not example:
         raise click.UsageError("Give a query text, or an example file with --image.")
     with _library(ctx) as lib:
         hits = lib.query(text, example=example, k=k, media_type=media_type, within=within)
     if as_json:
-        payload = {"query": {"text": text, "example": example, "k": k, "type": media_type},
-                   "results": [h.to_json() for h in hits]}
+        payload = {
+            "query": {"text": text, "example": example, "k": k, "type": media_type},
+            "results": [h.to_json() for h in hits],
+        }
         click.echo(json.dumps(payload))
         return
     if not hits:
@@ -199,8 +243,10 @@ def status(ctx: click.Context, as_json: bool) -> None:
     for space in snapshot.spaces:
         mark = " (active)" if space.active else ""
         health = space.index_state + (f": {space.index_detail}" if space.index_detail else "")
-        click.echo(f"space {space.id}{mark}: {space.encoder} {space.dim}-d, "
-                   f"{space.vectors} vectors, index {health}")
+        click.echo(
+            f"space {space.id}{mark}: {space.encoder} {space.dim}-d, "
+            f"{space.vectors} vectors, index {health}"
+        )
 
 
 @cli.command()
@@ -211,8 +257,14 @@ def plugins(ctx: click.Context, as_json: bool) -> None:
     registry = _registry(ctx)
     infos = list(registry.plugins.values())
     if as_json:
-        click.echo(json.dumps({"plugins": [i.to_json() for i in infos],
-                               "failed": [i.name for i in registry.failures]}))
+        click.echo(
+            json.dumps(
+                {
+                    "plugins": [i.to_json() for i in infos],
+                    "failed": [i.name for i in registry.failures],
+                }
+            )
+        )
         return
     for info in infos:
         version = f" {info.version}" if info.version else ""

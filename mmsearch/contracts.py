@@ -25,7 +25,7 @@ MediaType = Literal["image", "text", "audio", "video"]
 """The kind of file an item is."""
 
 
-class SkipFile(Exception):  # noqa: N818 - it is a signal, not a programming error
+class SkipFile(Exception):
     """Raised by an extractor when a file cannot be indexed for a known reason.
 
     ``reason`` is a short, stable label used to count skips in the run summary
@@ -138,9 +138,7 @@ class Encoder(ABC):
     """Higher wins when a new library picks its default encoder."""
 
     @abstractmethod
-    def encode_batch(
-        self, modality: Modality, contents: Sequence[Any]
-    ) -> npt.NDArray[np.float32]:
+    def encode_batch(self, modality: Modality, contents: Sequence[Any]) -> npt.NDArray[np.float32]:
         """Embed ``contents`` (all of one modality) into an ``(n, dim)`` float32 array."""
 
     @property

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -18,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mmsearch.catalog.catalog import Catalog, ItemRecord, KnownItem, NewSegment, SpaceInfo
-from mmsearch.contracts import Encoder, ExtractSettings, Extractor, Source
+from mmsearch.contracts import Encoder, Extractor, ExtractSettings, Source
 from mmsearch.encoding import encode_all
 from mmsearch.extraction import Extracted, content_hash, extract_file
 from mmsearch.report import FileProblem, IndexReport, display_path
@@ -35,7 +34,7 @@ Progress = Callable[[int, int], None]
 class IndexOptions:
     """How a run behaves; every field has a CLI flag."""
 
-    settings: ExtractSettings = ExtractSettings()
+    settings: ExtractSettings = field(default_factory=ExtractSettings)
     follow_symlinks: bool = False
     include_hidden: bool = False
     retry_failed: bool = False
@@ -102,9 +101,7 @@ class RootIndexer:
 
     # -- planning ----------------------------------------------------------
 
-    def _plan(
-        self, root_id: int, files: list[ScannedFile], unreadable: list[bytes]
-    ) -> _Plan:
+    def _plan(self, root_id: int, files: list[ScannedFile], unreadable: list[bytes]) -> _Plan:
         known = self.catalog.known_items(root_id)
         todo: list[tuple[ScannedFile, KnownItem | None]] = []
         for scanned in files:
@@ -176,11 +173,11 @@ class RootIndexer:
         todo: list[tuple[ScannedFile, KnownItem | None]],
         progress: Progress | None,
     ) -> None:
-        done = 0
         batch: list[_Pending] = []
-        for (scanned, existing), extracted in self._extract_all(root, todo):
+        for done, ((scanned, existing), extracted) in enumerate(
+            self._extract_all(root, todo), start=1
+        ):
             batch.append(_Pending(scanned, existing, extracted))
-            done += 1
             if len(batch) >= self.options.commit_every:
                 self._commit(root, root_id, batch)
                 batch = []
@@ -238,16 +235,26 @@ class RootIndexer:
             status, reason, detail = "failed", "encoder error", pending.error
         elif status == "done":
             segments = tuple(
-                NewSegment(i, s.kind, s.modality, s.text, s.start, s.end, s.char_start,
-                           s.char_end, pending.vectors[i])
+                NewSegment(
+                    i,
+                    s.kind,
+                    s.modality,
+                    s.text,
+                    s.start,
+                    s.end,
+                    s.char_start,
+                    s.char_end,
+                    pending.vectors[i],
+                )
                 for i, s in enumerate(extracted.segments)
             )
         path = _join(root, scanned.relpath)
         if status == "skipped":
             self._skip(path, reason or "skipped", detail or "")
         elif status == "failed":
-            self.report.failed.append(FileProblem(display_path(path), reason or "failed",
-                                                  detail or ""))
+            self.report.failed.append(
+                FileProblem(display_path(path), reason or "failed", detail or "")
+            )
             log.warning("failed %s: %s", display_path(path), detail)
         extractor = extracted.extractor
         return ItemRecord(

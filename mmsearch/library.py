@@ -40,8 +40,9 @@ class Library:
         self._stores: dict[int, FaissStore] = {}
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str] | None = None, *, registry: Registry | None = None
-             ) -> Library:
+    def open(
+        cls, path: str | os.PathLike[str] | None = None, *, registry: Registry | None = None
+    ) -> Library:
         """Open (creating if needed) the catalog at ``path``, or at the default location."""
         db_path = Path(path).expanduser() if path is not None else default_catalog_path()
         if db_path.is_dir():
@@ -106,8 +107,9 @@ class Library:
         generation, count = self.catalog.space_state(space.id)
         if store is not None and store.generation == generation and store.ntotal == count:
             return store
-        store = FaissStore(index_folder(self.db_path) / f"space-{space.id}.faiss", space.id,
-                           space.dim)
+        store = FaissStore(
+            index_folder(self.db_path) / f"space-{space.id}.faiss", space.id, space.dim
+        )
         rebuilt = store.load_or_rebuild(
             generation, count, lambda: self.catalog.vector_batches(space.id, space.dim)
         )
@@ -124,8 +126,11 @@ class Library:
         try:
             store.save(generation)
         except OSError as exc:
-            log.warning("Could not save the vector index %s (%s); it will be rebuilt next time.",
-                        store.path, exc)
+            log.warning(
+                "Could not save the vector index %s (%s); it will be rebuilt next time.",
+                store.path,
+                exc,
+            )
 
     # -- indexing -------------------------------------------------------------
 
@@ -153,7 +158,13 @@ class Library:
             try:
                 for root in resolved:
                     RootIndexer(
-                        self.catalog, self.registry.extractors, enc, space, store, opts, report,
+                        self.catalog,
+                        self.registry.extractors,
+                        enc,
+                        space,
+                        store,
+                        opts,
+                        report,
                         exclude=self._own_files(),
                     ).run(root, progress)
             finally:
@@ -164,8 +175,13 @@ class Library:
     def _own_files(self) -> frozenset[bytes]:
         base = os.fsencode(self.db_path)
         return frozenset(
-            {base, base + b"-wal", base + b"-shm", os.fsencode(lock_path(self.db_path)),
-             os.fsencode(index_folder(self.db_path))}
+            {
+                base,
+                base + b"-wal",
+                base + b"-shm",
+                os.fsencode(lock_path(self.db_path)),
+                os.fsencode(index_folder(self.db_path)),
+            }
         )
 
     # -- querying ---------------------------------------------------------------
@@ -183,10 +199,16 @@ class Library:
         space = self.catalog.active_space()
         if space is None:
             return []
-        runner = QueryRunner(self.catalog, self.registry, self.encoder_for(space), space,
-                             self.store(space))
-        return runner.run(text=text, example=example, k=k, media_type=media_type,
-                          within=_root_bytes(within, must_be_dir=False) if within else None)
+        runner = QueryRunner(
+            self.catalog, self.registry, self.encoder_for(space), space, self.store(space)
+        )
+        return runner.run(
+            text=text,
+            example=example,
+            k=k,
+            media_type=media_type,
+            within=_root_bytes(within, must_be_dir=False) if within else None,
+        )
 
     def status(self) -> LibraryStatus:
         """Roots, item counts, spaces and the health of each vector index."""

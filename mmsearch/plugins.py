@@ -120,6 +120,10 @@ def _importer(module_name: str) -> Callable[[], ModuleType]:
     return lambda: importlib.import_module(module_name)
 
 
+def _constant(obj: object) -> Callable[[], object]:
+    return lambda: obj
+
+
 def _register_module(manager: pluggy.PluginManager, info: PluginInfo, module: Any) -> None:
     manager.register(module, name=info.name)
     try:
@@ -174,7 +178,7 @@ def load_plugins(*extra: object, discover: bool = True) -> Registry:
     candidates = list(_candidate_modules()) if discover else []
     for obj in extra:
         name = getattr(obj, "__name__", None) or type(obj).__name__
-        candidates.append((PluginInfo(name=name), lambda _obj=obj: _obj))
+        candidates.append((PluginInfo(name=name), _constant(obj)))
     for info, load in candidates:
         registry.plugins[info.name] = info
         try:

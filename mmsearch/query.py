@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from mmsearch.catalog.catalog import Catalog, SpaceInfo
 from mmsearch.catalog.schema import Item, Root, Segment
-from mmsearch.contracts import Encoder, ExtractSettings, Source
+from mmsearch.contracts import Encoder, ExtractSettings, Modality, Source
 from mmsearch.encoding import encode_all
 from mmsearch.errors import UsageError
 from mmsearch.extraction import extract_file
@@ -106,20 +106,22 @@ class QueryRunner:
         if not parts:
             raise UsageError("Give a query text, or an example file with --image.")
         mean = np.mean(parts, axis=0)
-        return (mean / np.linalg.norm(mean)).astype(np.float32)
+        unit: FloatArray = (mean / np.linalg.norm(mean)).astype(np.float32)
+        return unit
 
-    def _encode(self, modality: str, contents: list[Any], what: str) -> FloatArray:
+    def _encode(self, modality: Modality, contents: list[Any], what: str) -> FloatArray:
         if modality not in self.encoder.modalities:
             raise UsageError(
                 f"This library's encoder '{self.encoder.encoder_id}' cannot embed {modality} "
                 f"({what}); it handles {', '.join(sorted(self.encoder.modalities))}."
             )
-        encoded = encode_all(self.encoder, modality, contents)  # type: ignore[arg-type]
+        encoded = encode_all(self.encoder, modality, contents)
         errors = [e for e in encoded.errors if e]
         if errors:
             raise UsageError(f"Could not embed {what}: {errors[0]}")
         mean = encoded.vectors.mean(axis=0)
-        return mean / np.linalg.norm(mean)
+        unit: FloatArray = (mean / np.linalg.norm(mean)).astype(np.float32)
+        return unit
 
     def _embed_example(self, path: bytes) -> FloatArray:
         shown = display_path(path)
@@ -183,9 +185,17 @@ class QueryRunner:
             for start in range(0, len(segment_ids), 900):
                 stmt = (
                     select(
-                        Segment.id, Segment.kind, Segment.start, Segment.end, Segment.text,
-                        Segment.char_start, Segment.char_end, Segment.item_id,
-                        Item.relpath, Item.media_type, Root.path.label("root_path"),
+                        Segment.id,
+                        Segment.kind,
+                        Segment.start,
+                        Segment.end,
+                        Segment.text,
+                        Segment.char_start,
+                        Segment.char_end,
+                        Segment.item_id,
+                        Item.relpath,
+                        Item.media_type,
+                        Root.path.label("root_path"),
                     )
                     .join(Item, Item.id == Segment.item_id)
                     .join(Root, Root.id == Item.root_id)

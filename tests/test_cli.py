@@ -63,9 +63,10 @@ def test_query_json_shape(media: Path, tmp_path: Path) -> None:
 def test_query_by_image_and_type_and_in(media: Path, tmp_path: Path) -> None:
     db = tmp_path / "c.db"
     run_json("--db", db, "index", media, "--json")
-    payload = run_json("--db", db, "query", "--image", media / "red.png", "--type", "image",
-                       "--json")
-    assert [r["path"] for r in payload["results"]][0] == str(media / "red.png")
+    payload = run_json(
+        "--db", db, "query", "--image", media / "red.png", "--type", "image", "--json"
+    )
+    assert payload["results"][0]["path"] == str(media / "red.png")
     scoped = run_json("--db", db, "query", "sea", "--in", media / "holiday", "--json")
     assert all("/holiday/" in r["path"] for r in scoped["results"])
 
@@ -128,8 +129,7 @@ def test_usage_errors_exit_2(args: list[str], message: str, tmp_path: Path) -> N
     assert message in result.output
 
 
-def test_index_of_a_file_instead_of_a_folder_is_a_usage_error(media: Path, tmp_path: Path
-                                                              ) -> None:
+def test_index_of_a_file_instead_of_a_folder_is_a_usage_error(media: Path, tmp_path: Path) -> None:
     result = run("--db", tmp_path / "c.db", "index", media / "car.txt")
     assert result.exit_code == 2
     assert "is a file" in result.output

@@ -304,8 +304,9 @@ def test_stored_vectors_are_float32_unit_length(library: Library, media: Path) -
         assert np.linalg.norm(vector) == pytest.approx(1.0, abs=1e-5)
 
 
-def test_large_image_payload_is_rgb(library: Library, media: Path, counting_encoder: CountingEncoder
-                                    ) -> None:
+def test_large_image_payload_is_rgb(
+    library: Library, media: Path, counting_encoder: CountingEncoder
+) -> None:
     Image.new("RGBA", (32, 32), (0, 0, 0, 0)).save(media / "clear.png")
     library.index(media)
     images = [c for c in counting_encoder.seen if isinstance(c, Image.Image)]

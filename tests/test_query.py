@@ -83,7 +83,7 @@ def test_missing_example_file_is_a_usage_error(indexed: Library, tmp_path: Path)
 def test_unreadable_example_says_why(indexed: Library, tmp_path: Path) -> None:
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 10)
-    with pytest.raises(UsageError, match="Cannot use .*bad.png"):
+    with pytest.raises(UsageError, match=r"Cannot use .*bad\.png"):
         indexed.query(example=bad)
 
 

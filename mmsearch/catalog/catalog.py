@@ -6,7 +6,6 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from sqlalchemy import Connection, Engine, Select, delete, func, insert, select, update
@@ -89,7 +88,7 @@ _SPACE_COLUMNS = (
 )
 
 
-def _select_spaces() -> Select[Any]:
+def _select_spaces() -> Select[int, str, str, str, int, str, int]:
     return select(*_SPACE_COLUMNS).order_by(Space.id)
 
 
@@ -177,7 +176,11 @@ class Catalog:
                 ids = self._insert_segments(conn, item_id, space_id, record.segments)
                 new_ids.extend(ids)
                 new_vectors.extend(seg.vector for seg in record.segments)
-        vectors = np.vstack(new_vectors).astype(np.float32) if new_vectors else np.empty((0, 0))
+        vectors: FloatArray = (
+            np.vstack(new_vectors).astype(np.float32)
+            if new_vectors
+            else np.empty((0, 0), dtype=np.float32)
+        )
         return replaced, np.asarray(new_ids, dtype=np.int64), vectors
 
     def _upsert_item(self, conn: Connection, root_id: int, record: ItemRecord, now: float) -> int:

@@ -52,7 +52,8 @@ class HashEncoder(Encoder):
         embed = self._text if modality == "text" else self._image
         rows = np.stack([embed(item) for item in contents]).astype(np.float32)
         norms = np.linalg.norm(rows, axis=1, keepdims=True)
-        return rows / np.maximum(norms, 1e-12)
+        unit: npt.NDArray[np.float32] = (rows / np.maximum(norms, 1e-12)).astype(np.float32)
+        return unit
 
     def _text(self, text: str) -> npt.NDArray[np.float32]:
         row = np.zeros(self.dim, dtype=np.float32)
