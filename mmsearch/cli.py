@@ -18,6 +18,8 @@ import click
 from mmsearch.errors import MmsearchError, UsageError
 
 if TYPE_CHECKING:
+    from sqlalchemy.exc import SQLAlchemyError
+
     from mmsearch.library import Library
     from mmsearch.plugins import Registry
     from mmsearch.query import Hit
@@ -32,6 +34,13 @@ def _registry(ctx: click.Context) -> Registry:
 
         obj["registry"] = load_plugins()
     registry: Registry = obj["registry"]
+    if not obj.get("warned") and ctx.info_name != "plugins":
+        obj["warned"] = True
+        for info in registry.failures:
+            click.echo(
+                f"warning: plugin {info.name} is not loaded: {info.error} (see `mmsearch plugins`)",
+                err=True,
+            )
     return registry
 
 
@@ -47,6 +56,12 @@ def _library(ctx: click.Context) -> Iterator[Library]:
         raise click.UsageError(str(exc)) from exc
     except MmsearchError as exc:
         raise click.ClickException(str(exc)) from exc
+    except SQLAlchemyError as exc:
+        raise click.ClickException(
+            f"The catalog could not be read or written: {exc.__class__.__name__}: "
+            f"{getattr(exc, 'orig', exc)}. Files already indexed are safe; check free disk "
+            "space and permissions, then run again."
+        ) from exc
 
 
 def _setup_logging(verbose: int) -> None:

@@ -158,3 +158,30 @@ def test_help_works_everywhere() -> None:
         for flag in ("-h", "--help"):
             result = run(*command, flag)
             assert result.exit_code == 0 and "Usage:" in result.output
+
+
+def test_catalog_that_cannot_be_created_exits_1_with_advice(media: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the catalog folder should be")
+    result = run("--db", blocker / "c.db", "index", media)
+    assert result.exit_code == 1
+    assert "Cannot open the catalog" in result.output and "--db" in result.output
+
+
+def test_a_file_that_is_not_a_catalog_exits_1(media: Path, tmp_path: Path) -> None:
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"this is not a database" * 100)
+    result = run("--db", junk, "status")
+    assert result.exit_code == 1
+    assert "Cannot open the catalog" in result.output
+
+
+def test_broken_plugin_warns_once_on_other_commands(
+    media: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "mmsearch_testplugin_gone.py").write_text("raise ImportError('no libbar')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("MMSEARCH_PLUGIN_MODULES", "mmsearch_testplugin_gone")
+    result = run("--db", tmp_path / "c.db", "index", media)
+    assert result.exit_code == 0
+    assert result.stderr.count("plugin mmsearch_testplugin_gone is not loaded") == 1

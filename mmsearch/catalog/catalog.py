@@ -9,10 +9,12 @@ from pathlib import Path
 
 import numpy as np
 from sqlalchemy import Connection, Engine, Select, delete, func, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from mmsearch.catalog.database import create_catalog_engine, migrate
 from mmsearch.catalog.schema import Item, Root, Segment, Setting, Space, Vector
 from mmsearch.contracts import Encoder
+from mmsearch.errors import CatalogError
 from mmsearch.vectorstore import FloatArray, IdArray
 
 ACTIVE_SPACE = "active_space"
@@ -97,9 +99,15 @@ class Catalog:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.engine: Engine = create_catalog_engine(path)
-        migrate(self.engine, path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.engine: Engine = create_catalog_engine(path)
+            migrate(self.engine, path)
+        except (OSError, SQLAlchemyError) as exc:
+            raise CatalogError(
+                f"Cannot open the catalog {path}: {exc}. Check that its folder exists and is "
+                "writable and that the file is an mmsearch catalog, or choose another with --db."
+            ) from exc
 
     def close(self) -> None:
         """Release the connections."""
