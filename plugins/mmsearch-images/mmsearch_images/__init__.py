@@ -8,11 +8,15 @@ decompression bombs are skipped with a reason.
 
 from __future__ import annotations
 
+import math
+import re
+import threading
 import warnings
 from collections.abc import Callable, Iterator
-from typing import ClassVar
+from typing import BinaryIO, ClassVar
 
 import numpy as np
+import numpy.typing as npt
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from mmsearch import Extractor, MediaType, Segment, SkipFile, Source, hookimpl
@@ -21,32 +25,67 @@ from mmsearch import Extractor, MediaType, Segment, SkipFile, Source, hookimpl
 # does that, and we keep it so even if a host application changed it.
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 
+# Pillow's bomb guard (Image.MAX_IMAGE_PIXELS, and the warnings filters we use to
+# quiet it) is process-wide state, and the engine extracts files in threads: every
+# change to it happens under this lock, which only ever covers header parsing.
+_PILLOW_LOCK = threading.Lock()
+
+_FLAG = "--max-image-megapixels"
+
+# The white point of high-depth greyscale whose range the mode does not fix (black is
+# 0): the first of these that holds every value, so 8-bit data stored as 32-bit ints,
+# or 0..1 floats, keep their brightness instead of being stretched or blackened.
+_NOMINAL_WHITE: dict[str, tuple[float, ...]] = {
+    "I": (255.0, 65535.0),
+    "F": (1.0, 255.0, 65535.0),
+}
+
 
 def _flatten(image: Image.Image) -> Image.Image:
     """Composite an image with alpha onto white, so transparent pixels do not turn black."""
+    if image.mode == "La":
+        # Pillow has no direct La -> RGBA conversion; un-premultiply first.
+        image = image.convert("LA")
     rgba = image.convert("RGBA")
     background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
     return Image.alpha_composite(background, rgba).convert("RGB")
 
 
+def _value_range(mode: str, values: npt.NDArray[np.float32]) -> tuple[float, float]:
+    """The values that become black and white: the format's own range where it has one."""
+    if mode.startswith("I;16"):
+        return 0.0, 65535.0
+    low, high = float(values.min()), float(values.max())
+    if low >= 0.0:
+        for white in _NOMINAL_WHITE.get(mode, ()):
+            if high <= white:
+                return 0.0, white
+    return low, high
+
+
 def _high_depth_to_l(image: Image.Image) -> Image.Image:
-    """16-bit and float greyscale scaled to 8 bits by their actual range."""
-    array = np.asarray(image, dtype=np.float64)
-    low, high = float(array.min()), float(array.max())
-    scaled = (array - low) / (high - low) * 255.0 if high > low else np.zeros_like(array)
-    return Image.fromarray(scaled.astype(np.uint8), mode="L")
+    """16-bit, 32-bit and float greyscale as 8 bits, with intensities in the same order."""
+    # One float32 copy worked on in place: a 100 MP scan must not cost gigabytes.
+    values = np.asarray(image).astype(np.float32)
+    np.nan_to_num(values, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+    low, high = _value_range(image.mode, values)
+    values -= low
+    values *= 255.0 / (high - low) if high > low else 0.0
+    np.clip(values, 0.0, 255.0, out=values)
+    np.rint(values, out=values)
+    return Image.fromarray(values.astype(np.uint8))
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
     """A plain 8-bit RGB version of any Pillow image."""
-    if image.mode == "RGB":
-        return image
-    if image.mode == "P" and "transparency" in image.info:
-        return _flatten(image)
-    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
-        return _flatten(image)
     if image.mode.startswith("I") or image.mode == "F":
         return _high_depth_to_l(image).convert("RGB")
+    # Alpha bands, palettes with alpha, and colour-key transparency ("transparency" in
+    # info, which PNG uses for L, RGB and P images) all flatten onto white.
+    if image.has_transparency_data:
+        return _flatten(image)
+    if image.mode == "RGB":
+        return image
     return image.convert("RGB")
 
 
@@ -70,6 +109,44 @@ _SIGNATURES: tuple[bytes, ...] = (
 _EXTRA_SNIFFERS: tuple[Callable[[bytes], bool], ...] = (_is_webp, _is_bmp)
 
 
+def _allow_pixels(pixels: int) -> None:
+    """Raise Pillow's bomb limit to at least ``pixels``; never lower it.
+
+    Our cap, checked from the header before decoding, is the one the user sets.
+    Pillow's own fixed limit (about 89 MP, an error at twice that, checked again
+    while decoding some formats) would otherwise refuse images the user allowed.
+    Call with ``_PILLOW_LOCK`` held.
+    """
+    current = Image.MAX_IMAGE_PIXELS
+    if current is not None and current < pixels:
+        Image.MAX_IMAGE_PIXELS = pixels
+
+
+def _megapixels(pixels: float, cap: float) -> str:
+    """Megapixels with enough decimals that a size just over the cap does not print as equal."""
+    for decimals in range(1, 7):
+        text = f"{pixels / 1e6:.{decimals}f}"
+        if float(text) > cap:
+            return text
+    return f"{pixels / 1e6}"
+
+
+def _bomb_size(exc: Image.DecompressionBombError, cap: float) -> str:
+    """The size Pillow's bomb error names, in the words of our own message."""
+    found = re.search(r"\((\d+) pixels\)", str(exc))
+    if found is None:
+        return "its header declares a huge size"
+    return f"it is {_megapixels(int(found[1]), cap)} MP"
+
+
+def _too_large(what: str, cap: float) -> SkipFile:
+    return SkipFile(
+        "too large",
+        f"{what}, over the {cap:g} MP cap that guards against decompression bombs; "
+        f"raise it with {_FLAG} if it is genuine",
+    )
+
+
 class PillowImageExtractor(Extractor):
     """One segment per image: the whole picture, as RGB."""
 
@@ -86,14 +163,17 @@ class PillowImageExtractor(Extractor):
 
     def extract(self, source: Source) -> Iterator[Segment]:
         """Decode the image, checking its size against the megapixel cap before decoding."""
-        with open(source.path, "rb") as handle, warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with open(source.path, "rb") as handle:
             image = self._open(handle, source)
             self._check_size(image, source)
             try:
                 image.seek(0)
                 image.load()
                 picture = to_rgb(ImageOps.exif_transpose(image))
+            except Image.DecompressionBombError as exc:
+                # Some formats check sizes again while decoding (GIF frames, TIFF tiles).
+                cap = source.settings.max_image_megapixels
+                raise _too_large(_bomb_size(exc, cap), cap) from exc
             except (OSError, SyntaxError, ValueError, EOFError) as exc:
                 raise SkipFile(
                     "corrupt image",
@@ -102,37 +182,36 @@ class PillowImageExtractor(Extractor):
         yield Segment(kind="image", modality="image", content=picture)
 
     @staticmethod
-    def _open(handle: object, source: Source) -> Image.Image:
-        try:
-            return Image.open(handle)  # type: ignore[arg-type]
-        except Image.DecompressionBombError as exc:
-            raise SkipFile(
-                "too large",
-                f"Pillow refuses it as a possible decompression bomb ({exc}); "
-                "if it is a genuine image, downscale it before indexing",
-            ) from exc
-        except UnidentifiedImageError as exc:
-            raise SkipFile(
-                "corrupt image",
-                "Pillow does not recognise its image data; it may be damaged or misnamed",
-            ) from exc
-        except (OSError, SyntaxError, ValueError) as exc:
-            raise SkipFile(
-                "corrupt image",
-                f"Pillow cannot read its header ({exc}); it may be damaged or misnamed",
-            ) from exc
+    def _open(handle: BinaryIO, source: Source) -> Image.Image:
+        """Read the header only; Pillow's bomb check is left no lower than our cap."""
+        cap = source.settings.max_image_megapixels
+        with _PILLOW_LOCK, warnings.catch_warnings():
+            _allow_pixels(math.ceil(cap * 1e6))
+            # Pillow warns from its own limit up to twice it; our cap decides instead.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            try:
+                return Image.open(handle)
+            except Image.DecompressionBombError as exc:
+                # Pillow's limit is at least our cap here, so this is over the cap too.
+                raise _too_large(_bomb_size(exc, cap), cap) from exc
+            except UnidentifiedImageError as exc:
+                raise SkipFile(
+                    "corrupt image",
+                    "Pillow does not recognise its image data; it may be damaged or misnamed",
+                ) from exc
+            except (OSError, SyntaxError, ValueError) as exc:
+                raise SkipFile(
+                    "corrupt image",
+                    f"Pillow cannot read its header ({exc}); it may be damaged or misnamed",
+                ) from exc
 
     @staticmethod
     def _check_size(image: Image.Image, source: Source) -> None:
         width, height = image.size
-        megapixels = width * height / 1e6
         cap = source.settings.max_image_megapixels
-        if megapixels > cap:
-            raise SkipFile(
-                "too large",
-                f"{width}x{height} is {megapixels:.1f} MP, over the {cap:g} MP cap that guards "
-                "against decompression bombs; raise it with --max-image-megapixels if it is genuine",
-            )
+        if width * height > cap * 1e6:
+            size = _megapixels(width * height, cap)
+            raise _too_large(f"{width}x{height} is {size} MP", cap)
 
 
 @hookimpl

@@ -1,8 +1,10 @@
 """mmsearch plugin: plain-text files, decoded with care and cut into chunks with offsets.
 
 Encodings: a byte-order mark decides (UTF-8, UTF-16, UTF-32); otherwise
-strict UTF-8, then Windows-1252, then Latin-1, which decodes anything. Binary
-files that merely carry a text extension are skipped.
+strict UTF-8, then Windows-1252, then Latin-1, which decodes anything. A
+character cut off at the very end of a Unicode file becomes U+FFFD rather than
+demoting the whole file to a legacy encoding. Binary files that merely carry a
+text extension are skipped.
 """
 
 from __future__ import annotations
@@ -22,8 +24,36 @@ _BOMS: tuple[tuple[bytes, str], ...] = (
     (codecs.BOM_UTF16_BE, "utf-16-be"),
 )
 _FALLBACKS = ("utf-8", "cp1252", "latin-1")
-_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f]")
-_BREAKS = (re.compile(r"\n\s*\n"), re.compile(r"(?<=[.!?])\s+"), re.compile(r"\s+"))
+_UNITS = (("MB", 1e6), ("KB", 1e3))
+# What codecs say when the data ends in the middle of a character.
+_CUT_SHORT = frozenset({"unexpected end of data", "truncated data"})
+# ESC (\x1b) is left out: ANSI colour codes fill many perfectly textual .log files.
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1a\x1c-\x1f]")
+_BREAKS = (
+    re.compile(r"\n\s*\n"),
+    # A sentence ends at . ! ? (and any closing quotes or brackets) before white space,
+    # or at a CJK full stop, which needs none.
+    re.compile(r"[.!?][\"')\]\u201d\u2019]*\s+|[\u3002\uff01\uff1f]\s*"),
+    re.compile(r"\s+"),
+)
+
+
+def _decode(data: bytes, encoding: str, *, after_bom: bool) -> str:
+    """Strict decoding, except that a character cut off at the very end becomes U+FFFD.
+
+    A file still being written, or truncated by a failed copy, ends mid-character;
+    one broken character must not send the whole file to a legacy encoding.
+    """
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        head = data[: exc.start]
+        cut_short = exc.end == len(data) and exc.reason in _CUT_SHORT
+        # Without a BOM, only earlier multibyte characters show it is UTF-8 cut short,
+        # not Latin-1 "café", whose last byte merely looks like the start of one.
+        if cut_short and (after_bom or not head.isascii()):
+            return head.decode(encoding) + "\ufffd"
+        raise
 
 
 def decode_text(data: bytes) -> tuple[str, str]:
@@ -31,12 +61,12 @@ def decode_text(data: bytes) -> tuple[str, str]:
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             try:
-                return data[len(bom) :].decode(encoding), encoding
+                return _decode(data[len(bom) :], encoding, after_bom=True), encoding
             except UnicodeDecodeError:
                 break  # a BOM followed by junk: fall back to guessing
     for encoding in _FALLBACKS:
         try:
-            return data.decode(encoding), encoding
+            return _decode(data, encoding, after_bom=False), encoding
         except UnicodeDecodeError:
             continue
     raise AssertionError("latin-1 decodes every byte string")  # pragma: no cover
@@ -65,7 +95,14 @@ def _cut_point(text: str, start: int, limit: int) -> int:
 
 
 def chunk_spans(text: str, size: int) -> Iterator[tuple[int, int]]:
-    """``(start, end)`` character offsets of chunks of at most ``size`` characters."""
+    """``(start, end)`` character offsets of chunks of at most ``size`` characters.
+
+    Chunks are trimmed of white space, never overlap, and together hold every
+    other character of ``text`` in order.
+    """
+    if size < 1:
+        # A zero size would never advance: fail loudly instead of looping forever.
+        raise ValueError(f"chunk size must be at least 1 character, not {size}")
     start = 0
     while start < len(text):
         end = _cut_point(text, start, start + size)
@@ -77,6 +114,27 @@ def chunk_spans(text: str, size: int) -> Iterator[tuple[int, int]]:
         if right > left:
             yield left, right
         start = end
+
+
+def _sizes(size: int, limit: int) -> tuple[str, str]:
+    """Both byte counts in one unit, with enough decimals that the size reads as larger."""
+    for unit, scale in _UNITS:
+        if limit >= scale:
+            for decimals in range(1, 7):
+                shown = f"{size / scale:.{decimals}f}"
+                if float(shown) > limit / scale:
+                    break
+            return f"{shown} {unit}", f"{limit / scale:g} {unit}"
+    return f"{size} bytes", f"{limit} bytes"
+
+
+def _too_large(size: int, limit: int) -> SkipFile:
+    shown, cap = _sizes(size, limit)
+    return SkipFile(
+        "too large",
+        f"{shown} of text is over the {cap} limit for text files; "
+        "split it into smaller files, or raise max_text_bytes in the extract settings",
+    )
 
 
 class PlainTextExtractor(Extractor):
@@ -92,13 +150,12 @@ class PlainTextExtractor(Extractor):
         """Decode the file and yield its chunks with their character offsets."""
         limit = source.settings.max_text_bytes
         if source.size > limit:
-            raise SkipFile(
-                "too large",
-                f"{source.size / 1e6:.1f} MB of text is over the {limit / 1e6:.0f} MB limit "
-                "for text files; split it, or raise max_text_bytes",
-            )
+            raise _too_large(source.size, limit)
         with open(source.path, "rb") as handle:
             data = handle.read(limit + 1)
+        if len(data) > limit:
+            # It grew since it was listed; a cut-off read would end mid-character.
+            raise _too_large(len(data), limit)
         text, _encoding = decode_text(data)
         if looks_binary(text):
             raise SkipFile(
