@@ -105,6 +105,20 @@ def cli(ctx: click.Context, db: Path | None, verbose: int) -> None:
     help="Skip images larger than this (decompression bombs).",
 )
 @click.option(
+    "--max-text-mb",
+    type=click.FloatRange(min=0.001),
+    default=50.0,
+    show_default=True,
+    help="Skip text files larger than this many megabytes.",
+)
+@click.option(
+    "--chunk-chars",
+    type=click.IntRange(min=50),
+    default=1000,
+    show_default=True,
+    help="Target size of text chunks, in characters.",
+)
+@click.option(
     "--follow-symlinks",
     is_flag=True,
     help="Walk into symlinked folders (each folder at most once).",
@@ -125,6 +139,8 @@ def index(
     folders: tuple[Path, ...],
     encoder: str | None,
     max_image_megapixels: float,
+    max_text_mb: float,
+    chunk_chars: int,
     follow_symlinks: bool,
     include_hidden: bool,
     retry_failed: bool,
@@ -136,7 +152,11 @@ def index(
     from mmsearch.indexer import IndexOptions
 
     options = IndexOptions(
-        settings=ExtractSettings(max_image_megapixels=max_image_megapixels),
+        settings=ExtractSettings(
+            max_image_megapixels=max_image_megapixels,
+            max_text_bytes=int(max_text_mb * 1_000_000),
+            text_chunk_chars=chunk_chars,
+        ),
         follow_symlinks=follow_symlinks,
         include_hidden=include_hidden,
         retry_failed=retry_failed,

@@ -68,6 +68,19 @@ class ExtractSettings:
     text_chunk_chars: int = 1000
     options: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # Checked here so a bad value is one usage error, not a failure per file.
+        from mmsearch.errors import UsageError
+
+        if not self.max_image_megapixels > 0:
+            raise UsageError(
+                f"max_image_megapixels must be positive (got {self.max_image_megapixels})."
+            )
+        if self.max_text_bytes < 1:
+            raise UsageError(f"max_text_bytes must be at least 1 (got {self.max_text_bytes}).")
+        if self.text_chunk_chars < 50:
+            raise UsageError(f"text_chunk_chars must be at least 50 (got {self.text_chunk_chars}).")
+
 
 @dataclass(frozen=True, slots=True)
 class Source:

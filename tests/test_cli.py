@@ -185,3 +185,20 @@ def test_broken_plugin_warns_once_on_other_commands(
     result = run("--db", tmp_path / "c.db", "index", media)
     assert result.exit_code == 0
     assert result.stderr.count("plugin mmsearch_testplugin_gone is not loaded") == 1
+
+
+def test_text_limits_have_flags(media: Path, tmp_path: Path) -> None:
+    (media / "big.txt").write_text("word " * 400)  # 2 kB
+    payload = run_json(
+        "--db", tmp_path / "c.db", "index", media, "--max-text-mb", "0.001", "--json"
+    )
+    assert payload["skipped"] == {"too large": 1}
+
+
+def test_bad_extract_settings_are_one_usage_error() -> None:
+    from mmsearch import ExtractSettings, UsageError
+
+    with pytest.raises(UsageError, match="text_chunk_chars"):
+        ExtractSettings(text_chunk_chars=0)
+    with pytest.raises(UsageError, match="max_image_megapixels"):
+        ExtractSettings(max_image_megapixels=0)

@@ -279,6 +279,11 @@ class Catalog:
         with self.engine.connect() as conn:
             return [SpaceInfo(*row) for row in conn.execute(_select_spaces())]
 
+    def space_generation(self, space_id: int) -> int:
+        """The space's generation alone: one primary-key lookup, cheap enough for every query."""
+        with self.engine.connect() as conn:
+            return int(conn.scalar(select(Space.generation).where(Space.id == space_id)) or 0)
+
     def space_state(self, space_id: int) -> tuple[int, int]:
         """The space's generation and vector count, read in one snapshot."""
         with self.engine.connect() as conn:
