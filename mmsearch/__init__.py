@@ -8,6 +8,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from mmsearch.contracts import (
+    Annotator,
     Encoder,
     Extractor,
     ExtractSettings,
@@ -53,6 +54,7 @@ def __getattr__(name: str) -> Any:
 __version__ = "0.1.0"
 
 __all__ = [
+    "Annotator",
     "CatalogError",
     "Encoder",
     "EncoderUnavailableError",

@@ -96,7 +96,16 @@ def cli(ctx: click.Context, db: Path | None, verbose: int) -> None:
     required=True,
     type=click.Path(exists=True, file_okay=False, path_type=Path),
 )
-@click.option("--encoder", help="Encoder for a new library (see `mmsearch plugins`).")
+@click.option(
+    "--encoder",
+    help="Encoder for this library (see `mmsearch plugins`); another than the library's "
+    "adds a new space, filled by this run.",
+)
+@click.option(
+    "--model",
+    help="Model for the encoder: a name it knows, or a local weights file. Recorded as "
+    "part of the library's space.",
+)
 @click.option(
     "--max-image-megapixels",
     type=click.FloatRange(min=0.01),
@@ -138,6 +147,7 @@ def index(
     ctx: click.Context,
     folders: tuple[Path, ...],
     encoder: str | None,
+    model: str | None,
     max_image_megapixels: float,
     max_text_mb: float,
     chunk_chars: int,
@@ -163,7 +173,9 @@ def index(
         commit_every=batch_size,
     )
     with _library(ctx) as lib, _progress() as progress:
-        report = lib.index(*folders, encoder=encoder, options=options, progress=progress)
+        report = lib.index(
+            *folders, encoder=encoder, model=model, options=options, progress=progress
+        )
     if as_json:
         click.echo(json.dumps(report.to_json()))
     else:
@@ -197,9 +209,13 @@ def _progress() -> Iterator[Callable[[int, int], None] | None]:
 @click.argument("text", required=False)
 @click.option(
     "--image",
-    "example",
     type=click.Path(exists=True, dir_okay=False),
-    help="Query by an example file (an image, or any file an extractor reads).",
+    help="Query by an example image (or any file an extractor reads).",
+)
+@click.option(
+    "--audio",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Query by an example recording: what is said in it.",
 )
 @click.option(
     "-k", "k", type=click.IntRange(min=1), default=10, show_default=True, help="Number of results."
@@ -218,15 +234,19 @@ def _progress() -> Iterator[Callable[[int, int], None] | None]:
 def query(
     ctx: click.Context,
     text: str | None,
-    example: str | None,
+    image: str | None,
+    audio: str | None,
     k: int,
     media_type: str | None,
     within: Path | None,
     as_json: bool,
 ) -> None:
-    """Find the files that best match TEXT (or an example file given with --image)."""
+    """Find the files that best match TEXT, or an example given with --image or --audio."""
+    if image and audio:
+        raise click.UsageError("Give one example file: --image or --audio, not both.")
+    example = image or audio
     if not text and not example:
-        raise click.UsageError("Give a query text, or an example file with --image.")
+        raise click.UsageError("Give a query text, or an example file with --image or --audio.")
     with _library(ctx) as lib:
         hits = lib.query(text, example=example, k=k, media_type=media_type, within=within)
     if as_json:

@@ -30,13 +30,15 @@ class SkipFile(Exception):
 
     ``reason`` is a short, stable label used to count skips in the run summary
     ("corrupt image", "too large"); ``detail`` tells the user what happened to
-    this file and what to do about it.
+    this file and what to do about it. With ``once=True`` (a missing decoder,
+    say) the detail is printed for the first file only; the rest are counted.
     """
 
-    def __init__(self, reason: str, detail: str) -> None:
+    def __init__(self, reason: str, detail: str, *, once: bool = False) -> None:
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
+        self.once = once
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +132,23 @@ class Extractor(ABC):
         """Yield the file's segments; raise :class:`SkipFile` for known-bad input."""
 
 
+class Annotator(ABC):
+    """Adds to the segments an extractor made: OCR words to an image, say.
+
+    Runs in the extraction threads after the extractor, for segments of the
+    listed kinds. Return the segment unchanged when there is nothing to add;
+    an exception costs only the annotation, never the segment.
+    """
+
+    name: ClassVar[str]
+    kinds: ClassVar[frozenset[str]]
+    """Segment kinds it looks at, e.g. ``{"image"}``."""
+
+    @abstractmethod
+    def annotate(self, segment: Segment, source: Source) -> Segment:
+        """Return ``segment``, or a copy with more ``text`` (``dataclasses.replace``)."""
+
+
 class Encoder(ABC):
     """Embeds segment contents into one vector space.
 
@@ -141,18 +160,42 @@ class Encoder(ABC):
     encoder_id: ClassVar[str]
     """Unique, stable identifier, e.g. ``"open-clip"``."""
     modalities: ClassVar[frozenset[Modality]]
-    dim: ClassVar[int]
-    batch_size: ClassVar[int] = 32
-    checkpoint: ClassVar[str] = ""
-    """Which weights; part of the space's identity."""
+    dim: int
+    """Vector length; an instance may set it when it depends on the chosen model."""
+    batch_size: int = 32
+    checkpoint: str = ""
+    """Which weights (a model name, a local file); part of the space's identity."""
     preprocessing_version: ClassVar[str] = "1"
     """Bump when preprocessing changes, so old vectors are not mixed with new."""
     priority: ClassVar[int] = 0
     """Higher wins when a new library picks its default encoder."""
+    description: ClassVar[str] = ""
+    """One line for ``mmsearch plugins`` and ``mmsearch status``."""
+    text_fusion_weight: ClassVar[float] = 0.0
+    """For an image segment that carries text (OCR words), the weight of that text's
+    embedding in the segment's vector; 0 keeps the pure image embedding."""
 
     @abstractmethod
     def encode_batch(self, modality: Modality, contents: Sequence[Any]) -> npt.NDArray[np.float32]:
         """Embed ``contents`` (all of one modality) into an ``(n, dim)`` float32 array."""
+
+    def configure(self, checkpoint: str) -> Encoder:
+        """An encoder of the same kind using ``checkpoint`` (``--model``); must not load weights.
+
+        The default accepts only its own checkpoint. Raise :class:`ValueError`
+        with a message that says which values are valid.
+        """
+        if checkpoint in ("", self.checkpoint):
+            return self
+        raise ValueError(f"encoder {self.encoder_id} has no model choice (got {checkpoint!r})")
+
+    def unavailable_reason(self) -> str | None:
+        """Why this encoder cannot run here (weights missing, no network), or None.
+
+        Called when a new library picks its default encoder, so it must be
+        quick and must not load weights; say what the user can do about it.
+        """
+        return None
 
     @property
     def space_key(self) -> str:

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from mmsearch.contracts import Extractor, Segment, SkipFile, Source
+from mmsearch.contracts import Annotator, Extractor, Segment, SkipFile, Source
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +25,8 @@ class Extracted:
     status: str = "done"  # done | skipped | failed
     reason: str | None = None
     detail: str | None = None
+    once: bool = False
+    """The detail is the same for every file with this reason: print it once."""
 
 
 def content_hash(path: bytes) -> tuple[str, bytes]:
@@ -69,8 +71,33 @@ def choose_extractor(extractors: Sequence[Extractor], head: bytes, path: bytes) 
     )
 
 
-def extract_file(extractors: Sequence[Extractor], source: Source) -> Extracted:
-    """Hash, identify and extract one file; never raises for a bad file."""
+def annotate(
+    annotators: Sequence[Annotator], segments: list[Segment], source: Source
+) -> list[Segment]:
+    """Run every annotator over the segments of its kinds; a failing one changes nothing."""
+    out: list[Segment] = []
+    for segment in segments:
+        for annotator in annotators:
+            if segment.kind not in annotator.kinds:
+                continue
+            try:
+                segment = annotator.annotate(segment, source)
+            except Exception as exc:  # an annotation is a bonus, never a reason to lose a file
+                log.warning(
+                    "annotator %s failed on %s: %s: %s",
+                    annotator.name,
+                    source.display,
+                    type(exc).__name__,
+                    exc,
+                )
+        out.append(segment)
+    return out
+
+
+def extract_file(
+    extractors: Sequence[Extractor], source: Source, annotators: Sequence[Annotator] = ()
+) -> Extracted:
+    """Hash, identify, extract and annotate one file; never raises for a bad file."""
     outcome = Extracted()
     try:
         outcome.content_hash, head = content_hash(source.path)
@@ -80,8 +107,11 @@ def extract_file(extractors: Sequence[Extractor], source: Source) -> Extracted:
         outcome.segments = list(outcome.extractor.extract(source))
         if not outcome.segments:
             raise SkipFile("no content", "the file holds nothing to index")
+        if annotators:
+            outcome.segments = annotate(annotators, outcome.segments, source)
     except SkipFile as skip:
         outcome.status, outcome.reason, outcome.detail = "skipped", skip.reason, skip.detail
+        outcome.once = skip.once
     except OSError as exc:
         outcome.status, outcome.reason = "skipped", "unreadable file"
         outcome.detail = f"cannot read it ({exc.strerror or exc}); check its permissions"

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import click
 import pluggy
 
-from mmsearch.contracts import Encoder, Extractor
+from mmsearch.contracts import Annotator, Encoder, Extractor
 
 hookspec = pluggy.HookspecMarker("mmsearch")
 hookimpl = pluggy.HookimplMarker("mmsearch")
@@ -21,6 +21,11 @@ def register_extractors(register: Callable[[Extractor], None]) -> None:
 @hookspec
 def register_encoders(register: Callable[[Encoder], None]) -> None:
     """Call ``register(encoder)`` for each encoder the plugin provides."""
+
+
+@hookspec
+def register_annotators(register: Callable[[Annotator], None]) -> None:
+    """Call ``register(annotator)`` for each segment annotator (OCR, captions) it provides."""
 
 
 @hookspec

@@ -1,8 +1,9 @@
 """One index run over one root: scan, compare with the catalog, extract, encode, store.
 
-Files are read in a thread pool (decoders release the GIL) while the main
-thread encodes, and results are committed in bounded batches, so a killed run
-loses at most one batch and a rerun picks up the files not yet committed.
+Results are committed in bounded batches, so a killed run loses at most one
+batch and a rerun picks up the files not yet committed. When the run's space
+is new to the library, files already indexed get vectors in it too, from the
+text the catalog holds where it can, so the old space keeps answering meanwhile.
 """
 
 from __future__ import annotations
@@ -10,19 +11,25 @@ from __future__ import annotations
 import logging
 import os
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from mmsearch.catalog.catalog import Catalog, ItemRecord, KnownItem, NewSegment, SpaceInfo
-from mmsearch.contracts import Encoder, Extractor, ExtractSettings, Source
-from mmsearch.encoding import encode_all
+from mmsearch.catalog.catalog import (
+    Catalog,
+    ItemRecord,
+    KnownItem,
+    NewSegment,
+    SpaceInfo,
+    StoredSegment,
+)
+from mmsearch.contracts import Annotator, Encoder, Extractor, ExtractSettings, Segment, Source
 from mmsearch.extraction import Extracted, content_hash, extract_file
+from mmsearch.pipeline import BatchEncoder, Pending, extract_in_order
 from mmsearch.report import FileProblem, IndexReport, display_path
 from mmsearch.scanner import ScannedFile, Scanner
-from mmsearch.vectorstore import FaissStore, FloatArray, IdArray
+from mmsearch.vectorstore import FaissStore, IdArray
 
 log = logging.getLogger("mmsearch")
 
@@ -43,44 +50,38 @@ class IndexOptions:
 
 
 @dataclass(slots=True)
-class _Pending:
-    """A file read and waiting to be encoded and committed."""
-
-    scanned: ScannedFile
-    existing: KnownItem | None
-    extracted: Extracted
-    error: str | None = None
-    vectors: dict[int, FloatArray] = field(default_factory=dict)
-
-
-@dataclass(slots=True)
 class _Plan:
     todo: list[tuple[ScannedFile, KnownItem | None]]
     gone: dict[bytes, KnownItem]
+    backfill: list[tuple[ScannedFile, KnownItem]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class RunContext:
+    """What every root of one ``index`` call shares."""
+
+    catalog: Catalog
+    extractors: Sequence[Extractor]
+    annotators: Sequence[Annotator]
+    encoder: Encoder
+    space: SpaceInfo
+    store: FaissStore
+    options: IndexOptions
+    report: IndexReport
+    exclude: frozenset[bytes] = frozenset()
+    said_once: set[str] = field(default_factory=set)
 
 
 class RootIndexer:
     """Indexes one root into one space."""
 
-    def __init__(
-        self,
-        catalog: Catalog,
-        extractors: Sequence[Extractor],
-        encoder: Encoder,
-        space: SpaceInfo,
-        store: FaissStore,
-        options: IndexOptions,
-        report: IndexReport,
-        exclude: frozenset[bytes] = frozenset(),
-    ) -> None:
-        self.catalog = catalog
-        self.extractors = extractors
-        self.encoder = encoder
-        self.space = space
-        self.store = store
-        self.options = options
-        self.report = report
-        self.exclude = exclude
+    def __init__(self, run: RunContext) -> None:
+        self.ctx = run
+        self.catalog = run.catalog
+        self.store = run.store
+        self.options = run.options
+        self.report = run.report
+        self.batch_encoder = BatchEncoder(run.encoder)
 
     def run(self, root: bytes, progress: Progress | None = None) -> None:
         """Bring the catalog in line with the files under ``root``."""
@@ -89,7 +90,7 @@ class RootIndexer:
             root,
             follow_symlinks=self.options.follow_symlinks,
             include_hidden=self.options.include_hidden,
-            exclude=self.exclude,
+            exclude=self.ctx.exclude,
         )
         scan = scanner.scan()
         for problem in scan.problems:
@@ -97,19 +98,25 @@ class RootIndexer:
         plan = self._plan(root_id, scan.files, scan.unreadable_dirs)
         self._detect_moves(root, plan)
         self._remove(plan.gone)
-        self._process(root, root_id, plan.todo, progress)
+        work = [_Work(scanned, existing) for scanned, existing in plan.todo]
+        work += [_Work(scanned, item, backfill=True) for scanned, item in plan.backfill]
+        self._process(root, root_id, work, progress)
 
     # -- planning ----------------------------------------------------------
 
     def _plan(self, root_id: int, files: list[ScannedFile], unreadable: list[bytes]) -> _Plan:
         known = self.catalog.known_items(root_id)
+        missing = self.catalog.items_missing_space(self.ctx.space.id, root_id)
         todo: list[tuple[ScannedFile, KnownItem | None]] = []
+        backfill: list[tuple[ScannedFile, KnownItem]] = []
         for scanned in files:
             item = known.pop(scanned.relpath, None)
-            if item is not None and self._unchanged(item, scanned):
-                self.report.unchanged += 1
-            else:
+            if item is None or not self._unchanged(item, scanned):
                 todo.append((scanned, item))
+            elif item.id in missing:
+                backfill.append((scanned, item))  # indexed, but not yet in this space
+            else:
+                self.report.unchanged += 1
         # Whatever is left was not found, except under folders we could not read.
         prefixes = tuple(p + b"/" for p in unreadable if p)
         hidden_everything = b"" in unreadable
@@ -118,7 +125,7 @@ class RootIndexer:
             for rel, item in known.items()
             if not hidden_everything and not rel.startswith(prefixes)
         }
-        return _Plan(todo, gone)
+        return _Plan(todo, gone, backfill)
 
     def _unchanged(self, item: KnownItem, scanned: ScannedFile) -> bool:
         if item.size != scanned.size or item.mtime_ns != scanned.mtime_ns:
@@ -167,95 +174,47 @@ class RootIndexer:
     # -- processing --------------------------------------------------------
 
     def _process(
-        self,
-        root: bytes,
-        root_id: int,
-        todo: list[tuple[ScannedFile, KnownItem | None]],
-        progress: Progress | None,
+        self, root: bytes, root_id: int, work: list[_Work], progress: Progress | None
     ) -> None:
-        batch: list[_Pending] = []
-        for done, ((scanned, existing), extracted) in enumerate(
-            self._extract_all(root, todo), start=1
-        ):
-            batch.append(_Pending(scanned, existing, extracted))
+        stored = self.catalog.stored_segments(
+            [w.existing.id for w in work if w.backfill and w.existing is not None]
+        )
+        batch: list[Pending] = []
+        extracted = extract_in_order(
+            work, lambda w: self._extract(root, w, stored), self.options.workers
+        )
+        for done, (item, outcome) in enumerate(extracted, start=1):
+            batch.append(Pending(item.scanned, item.existing, outcome, backfill=item.backfill))
             if len(batch) >= self.options.commit_every:
                 self._commit(root, root_id, batch)
                 batch = []
             if progress is not None:
-                progress(done, len(todo))
+                progress(done, len(work))
         if batch:
             self._commit(root, root_id, batch)
 
-    def _extract_all(
-        self, root: bytes, todo: list[tuple[ScannedFile, KnownItem | None]]
-    ) -> Iterator[tuple[tuple[ScannedFile, KnownItem | None], Extracted]]:
-        """Extract files in a thread pool, in order, with a bounded read-ahead."""
-        window = max(2, self.options.workers * 2)
-        with ThreadPoolExecutor(self.options.workers, thread_name_prefix="extract") as pool:
-            pending: list[tuple[tuple[ScannedFile, KnownItem | None], Future[Extracted]]] = []
-            for entry in todo:
-                pending.append((entry, pool.submit(self._extract, root, entry[0])))
-                if len(pending) >= window:
-                    head, future = pending.pop(0)
-                    yield head, future.result()
-            for head, future in pending:
-                yield head, future.result()
+    def _extract(
+        self, root: bytes, work: _Work, stored: dict[int, list[StoredSegment]]
+    ) -> Extracted:
+        if work.backfill and work.existing is not None:
+            reused = _from_stored(stored.get(work.existing.id, []))
+            if reused is not None:
+                return reused  # text is in the catalog: no need to read the file again
+        path = _join(root, work.scanned.relpath)
+        source = Source(path, display_path(path), work.scanned.size, self.options.settings)
+        return extract_file(self.ctx.extractors, source, self.ctx.annotators)
 
-    def _extract(self, root: bytes, scanned: ScannedFile) -> Extracted:
-        path = _join(root, scanned.relpath)
-        source = Source(path, display_path(path), scanned.size, self.options.settings)
-        return extract_file(self.extractors, source)
-
-    def _encode(self, batch: list[_Pending]) -> None:
-        """Encode every segment of a batch of files together, one call per modality.
-
-        A segment that fails fails its whole file; the rest of the batch is kept.
-        """
-        by_modality: dict[str, list[tuple[_Pending, int]]] = defaultdict(list)
-        for pending in batch:
-            if pending.extracted.status == "done":
-                for i, seg in enumerate(pending.extracted.segments):
-                    by_modality[seg.modality].append((pending, i))
-        for entries in by_modality.values():
-            modality = entries[0][0].extracted.segments[entries[0][1]].modality
-            contents = [p.extracted.segments[i].content for p, i in entries]
-            encoded = encode_all(self.encoder, modality, contents)
-            for (pending, i), vector, error in zip(
-                entries, encoded.vectors, encoded.errors, strict=True
-            ):
-                if error and pending.error is None:
-                    pending.error = error
-                pending.vectors[i] = vector
-
-    def _record(self, root: bytes, pending: _Pending) -> ItemRecord:
+    def _record(self, root: bytes, pending: Pending) -> ItemRecord:
         extracted, scanned = pending.extracted, pending.scanned
         status, reason, detail = extracted.status, extracted.reason, extracted.detail
         segments: tuple[NewSegment, ...] = ()
         if status == "done" and pending.error:
             status, reason, detail = "failed", "encoder error", pending.error
         elif status == "done":
-            segments = tuple(
-                NewSegment(
-                    i,
-                    s.kind,
-                    s.modality,
-                    s.text,
-                    s.start,
-                    s.end,
-                    s.char_start,
-                    s.char_end,
-                    pending.vectors[i],
-                )
-                for i, s in enumerate(extracted.segments)
-            )
-        path = _join(root, scanned.relpath)
-        if status == "skipped":
-            self._skip(path, reason or "skipped", detail or "")
-        elif status == "failed":
-            self.report.failed.append(
-                FileProblem(display_path(path), reason or "failed", detail or "")
-            )
-            log.warning("failed %s: %s", display_path(path), detail)
+            segments = pending.new_segments()
+        self._tell(
+            _join(root, scanned.relpath), status, reason or status, detail or "", extracted.once
+        )
         extractor = extracted.extractor
         return ItemRecord(
             relpath=scanned.relpath,
@@ -272,20 +231,78 @@ class RootIndexer:
             existing_id=pending.existing.id if pending.existing else None,
         )
 
-    def _commit(self, root: bytes, root_id: int, batch: list[_Pending]) -> None:
-        self._encode(batch)
-        records = [self._record(root, pending) for pending in batch]
-        replaced, ids, vectors = self.catalog.write_items(root_id, self.space.id, records)
+    def _commit(self, root: bytes, root_id: int, batch: list[Pending]) -> None:
+        self.batch_encoder.encode(batch)
+        fresh = [p for p in batch if not (p.backfill and self._backfill(root, p))]
+        records = [self._record(root, pending) for pending in fresh]
+        replaced, ids, vectors = self.catalog.write_items(root_id, self.ctx.space.id, records)
         self.store.remove(_ids(replaced))
         self.store.add(ids, vectors)
         self.report.indexed += sum(1 for r in records if r.status == "done")
         self.report.segments += len(ids)
 
-    def _skip(self, path: bytes, reason: str, detail: str) -> None:
+    def _backfill(self, root: bytes, pending: Pending) -> bool:
+        """Add this space's vectors to an indexed item; False if it must be redone instead."""
+        assert pending.existing is not None
+        if not pending.ok:
+            # It read fine before: keep what the other spaces have, say why, try next run.
+            detail = pending.error or pending.extracted.detail or ""
+            self._tell(
+                _join(root, pending.scanned.relpath),
+                "skipped",
+                pending.extracted.reason or "encoder error",
+                detail,
+                False,
+            )
+            return True
+        stored = self.catalog.stored_segments([pending.existing.id]).get(pending.existing.id, [])
+        if len(stored) != len(pending.extracted.segments):
+            return False  # it changed under the same size and mtime: index it afresh
+        vectors = np.stack([pending.vectors[i] for i in range(len(stored))])
+        segment_ids = [s.id for s in stored]
+        self.catalog.add_vectors(self.ctx.space.id, segment_ids, vectors)
+        self.store.add(_ids(segment_ids), vectors)
+        self.report.reembedded += 1
+        return True
+
+    def _tell(self, path: bytes, status: str, reason: str, detail: str, once: bool) -> None:
+        """Record a skipped or failed file in the report, and say so on stderr."""
+        if status == "done":
+            return
         shown = display_path(path)
-        self.report.skipped.append(FileProblem(shown, reason, detail))
+        problem = FileProblem(shown, reason, detail)
+        if status == "failed":
+            self.report.failed.append(problem)
+            log.warning("failed %s: %s", shown, detail)
+            return
+        self.report.skipped.append(problem)
+        if once and reason in self.ctx.said_once:
+            log.info("skipped %s: %s (as above)", shown, reason)
+            return
+        self.ctx.said_once.add(reason)
         level = logging.INFO if reason == "unsupported type" else logging.WARNING
         log.log(level, "skipped %s: %s", shown, detail)
+
+    def _skip(self, path: bytes, reason: str, detail: str) -> None:
+        self._tell(path, "skipped", reason, detail, False)
+
+
+@dataclass(frozen=True, slots=True)
+class _Work:
+    scanned: ScannedFile
+    existing: KnownItem | None
+    backfill: bool = False
+
+
+def _from_stored(stored: list[StoredSegment]) -> Extracted | None:
+    """Rebuild a text-only item's segments from the catalog, or None if it has others."""
+    if not stored or any(s.modality != "text" or s.text is None for s in stored):
+        return None
+    segments = [
+        Segment(s.kind, "text", s.text, s.text, s.start, s.end, s.char_start, s.char_end)
+        for s in stored
+    ]
+    return Extracted(segments=segments)
 
 
 def _join(root: bytes, rel: bytes) -> bytes:

@@ -13,7 +13,7 @@ from typing import Any
 from mmsearch.catalog.catalog import Catalog, SpaceInfo
 from mmsearch.contracts import Encoder, ExtractSettings
 from mmsearch.errors import EncoderUnavailableError, UsageError
-from mmsearch.indexer import IndexOptions, Progress, RootIndexer
+from mmsearch.indexer import IndexOptions, Progress, RootIndexer, RunContext
 from mmsearch.locations import default_catalog_path, index_folder, lock_path
 from mmsearch.locking import writer_lock
 from mmsearch.plugins import Registry, load_plugins
@@ -71,35 +71,79 @@ class Library:
     def encoder_for(self, space: SpaceInfo) -> Encoder:
         """The installed encoder that writes ``space``; raises if none does."""
         encoder = self.registry.encoder(space.encoder_id)
-        if encoder is None or encoder.space_key != space.key:
+        try:
+            configured = encoder.configure(space.checkpoint) if encoder else None
+        except ValueError:
+            configured = None
+        if configured is None or configured.space_key != space.key:
             raise EncoderUnavailableError(
                 f"This library's vectors were made by encoder '{space.encoder_id}' "
                 f"({space.checkpoint or 'default weights'}, {space.dim}-d), which no installed "
                 "plugin provides now. Install the plugin that provides it "
                 "(see `mmsearch plugins`), or index into a new catalog with --db."
             )
-        return encoder
+        return configured
 
-    def _space_for_indexing(self, encoder_id: str | None) -> tuple[Encoder, SpaceInfo]:
-        active = self.catalog.active_space()
-        if active is not None and encoder_id in (None, active.encoder_id):
-            return self.encoder_for(active), active
-        if active is not None:
-            raise UsageError(
-                f"This library uses encoder '{active.encoder_id}'; switching a library to "
-                f"'{encoder_id}' is not supported yet. Use a new catalog (--db) for it."
-            )
-        encoder = (
-            self.registry.encoder(encoder_id) if encoder_id else self.registry.default_encoder()
+    def choose_encoder(self, encoder_id: str | None = None, model: str | None = None) -> Encoder:
+        """The encoder a run asked for, or the best one that can run here.
+
+        Raises when a named encoder or model is unknown; when nothing was
+        named, encoders that cannot run (no weights, no network) are passed
+        over with one log line each saying why and what to do.
+        """
+        if encoder_id:
+            found = self.registry.encoder(encoder_id)
+            if found is None:
+                known = ", ".join(sorted(self.registry.encoders)) or "none"
+                raise UsageError(
+                    f"No installed plugin provides encoder '{encoder_id}' (installed: {known}); "
+                    "`mmsearch plugins` lists what is loaded."
+                )
+            candidates = [found]
+        else:
+            candidates = self.registry.encoders_by_priority()
+        for candidate in candidates:
+            try:
+                encoder = candidate.configure(model) if model else candidate
+            except ValueError as exc:
+                if encoder_id:
+                    raise UsageError(f"--model {model}: {exc}") from exc
+                continue
+            reason = encoder.unavailable_reason()
+            if reason is None:
+                return encoder
+            if encoder_id or model:
+                raise EncoderUnavailableError(reason)
+            log.warning("Not using %s: %s", encoder.encoder_id, reason)
+        raise EncoderUnavailableError(
+            "No installed encoder can run here"
+            + (f" with --model {model}" if model else "")
+            + ". Install an encoder plugin; `mmsearch plugins` lists what is loaded."
         )
-        if encoder is None:
-            known = ", ".join(sorted(self.registry.encoders)) or "none"
-            wanted = f"encoder '{encoder_id}'" if encoder_id else "any encoder"
-            raise EncoderUnavailableError(
-                f"No installed plugin provides {wanted} (installed: {known}). "
-                "Install an encoder plugin; `mmsearch plugins` lists what is loaded."
+
+    def _space_for_indexing(
+        self, encoder_id: str | None, model: str | None
+    ) -> tuple[Encoder, SpaceInfo]:
+        active = self.catalog.active_space()
+        if (
+            active is not None
+            and encoder_id in (None, active.encoder_id)
+            and (model in (None, active.checkpoint))
+        ):
+            return self.encoder_for(active), active
+        if active is not None and encoder_id is None:
+            encoder_id = active.encoder_id  # --model alone: another model of the same encoder
+        encoder = self.choose_encoder(encoder_id, model)
+        space = self.catalog.ensure_space(encoder, activate=active is None)
+        if active is not None and space.id != active.id:
+            log.warning(
+                "Filling the space %s (%d-d) for this library; queries keep using %s until "
+                "every file has a vector in it.",
+                encoder.encoder_id,
+                encoder.dim,
+                active.encoder_id,
             )
-        return encoder, self.catalog.ensure_space(encoder, activate=True)
+        return encoder, space
 
     def store(self, space: SpaceInfo) -> FaissStore:
         """The space's vector index, loaded from its cache or rebuilt from the catalog."""
@@ -142,11 +186,17 @@ class Library:
         self,
         *roots: str | os.PathLike[str],
         encoder: str | None = None,
+        model: str | None = None,
         settings: ExtractSettings | None = None,
         options: IndexOptions | None = None,
         progress: Progress | None = None,
     ) -> IndexReport:
-        """Index the folders ``roots``: new and changed files are read, gone ones removed."""
+        """Index the folders ``roots``: new and changed files are read, gone ones removed.
+
+        ``encoder`` and ``model`` pick the space: a new library records the one
+        chosen; for a library that has one, another adds a space, fills it, and
+        makes it the one queries use once every file has a vector in it.
+        """
         if not roots:
             raise UsageError("Give at least one folder to index.")
         resolved = [_root_bytes(root) for root in roots]
@@ -156,25 +206,45 @@ class Library:
         report = IndexReport()
         started = time.perf_counter()
         with writer_lock(lock_path(self.db_path)):
-            enc, space = self._space_for_indexing(encoder)
+            enc, space = self._space_for_indexing(encoder, model)
             report.space = f"{space.encoder_id} ({space.dim}-d)"
             store = self.store(space)
+            run = RunContext(
+                catalog=self.catalog,
+                extractors=self.registry.extractors,
+                annotators=self.registry.annotators,
+                encoder=enc,
+                space=space,
+                store=store,
+                options=opts,
+                report=report,
+                exclude=self._own_files(),
+            )
             try:
                 for root in resolved:
-                    RootIndexer(
-                        self.catalog,
-                        self.registry.extractors,
-                        enc,
-                        space,
-                        store,
-                        opts,
-                        report,
-                        exclude=self._own_files(),
-                    ).run(root, progress)
+                    RootIndexer(run).run(root, progress)
             finally:
                 self._save(store, space)
+            self._activate_when_complete(space)
         report.seconds = time.perf_counter() - started
         return report
+
+    def _activate_when_complete(self, space: SpaceInfo) -> None:
+        active = self.catalog.active_space()
+        if active is None or active.id == space.id:
+            return
+        missing = self.catalog.items_missing_space(space.id)
+        if missing:
+            log.warning(
+                "%d indexed files are not yet in the space %s (other roots, or files that "
+                "could not be read); queries keep using %s. Index those roots to finish.",
+                len(missing),
+                space.encoder_id,
+                active.encoder_id,
+            )
+            return
+        self.catalog.set_active_space(space.id)
+        log.warning("Queries now use the space %s (%d-d).", space.encoder_id, space.dim)
 
     def _own_files(self) -> frozenset[bytes]:
         base = os.fsencode(self.db_path)

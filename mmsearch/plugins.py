@@ -29,7 +29,7 @@ from typing import Any
 import pluggy
 
 from mmsearch import hookspecs
-from mmsearch.contracts import Encoder, Extractor
+from mmsearch.contracts import Annotator, Encoder, Extractor
 
 ENTRY_POINT_GROUP = "mmsearch"
 
@@ -65,6 +65,7 @@ class Registry:
     plugins: dict[str, PluginInfo] = field(default_factory=dict)
     extractors: list[Extractor] = field(default_factory=list)
     encoders: dict[str, Encoder] = field(default_factory=dict)
+    annotators: list[Annotator] = field(default_factory=list)
 
     @property
     def failures(self) -> list[PluginInfo]:
@@ -75,11 +76,9 @@ class Registry:
         """The registered encoder with this id, if any."""
         return self.encoders.get(encoder_id)
 
-    def default_encoder(self) -> Encoder | None:
-        """The highest-priority encoder, used when a new library is created."""
-        if not self.encoders:
-            return None
-        return max(self.encoders.values(), key=lambda enc: (enc.priority, enc.encoder_id))
+    def encoders_by_priority(self) -> list[Encoder]:
+        """Every encoder, the one a new library should prefer first."""
+        return sorted(self.encoders.values(), key=lambda e: (-e.priority, e.encoder_id))
 
 
 def _short_error(exc: BaseException) -> str:
@@ -141,7 +140,7 @@ def _collect(registry: Registry) -> None:
     plugin's hooks succeeded, so a plugin that raises halfway leaves nothing behind.
     """
     gathered: dict[str, list[tuple[str, Any]]] = {}
-    for hook_name in ("register_extractors", "register_encoders"):
+    for hook_name in ("register_extractors", "register_encoders", "register_annotators"):
         kind = hook_name.removeprefix("register_")
         for impl in getattr(registry.manager.hook, hook_name).get_hookimpls():
             info = registry.plugins[impl.plugin_name]
@@ -156,9 +155,11 @@ def _collect(registry: Registry) -> None:
         if info.error:
             continue
         for kind, obj in objects:
-            ident = obj.name if kind == "extractors" else obj.encoder_id
+            ident = obj.encoder_id if kind == "encoders" else obj.name
             if kind == "extractors":
                 registry.extractors.append(obj)
+            elif kind == "annotators":
+                registry.annotators.append(obj)
             else:
                 registry.encoders.setdefault(ident, obj)
             info.provides.setdefault(kind, []).append(str(ident))

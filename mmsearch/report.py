@@ -29,6 +29,8 @@ class IndexReport:
     unchanged: int = 0
     moved: int = 0
     removed: int = 0
+    reembedded: int = 0
+    """Files already indexed that got vectors in a new space."""
     segments: int = 0
     skipped: list[FileProblem] = field(default_factory=list)
     failed: list[FileProblem] = field(default_factory=list)
@@ -46,6 +48,7 @@ class IndexReport:
             "unchanged": self.unchanged,
             "moved": self.moved,
             "removed": self.removed,
+            "reembedded": self.reembedded,
             "segments": self.segments,
             "skipped": self.skipped_counts(),
             "failed": [{"path": p.path, "reason": p.detail} for p in self.failed],
@@ -60,6 +63,8 @@ class IndexReport:
             f"{self.unchanged} unchanged, {self.moved} moved, {self.removed} removed "
             f"in {self.seconds:.1f}s"
         ]
+        if self.reembedded:
+            lines.append(f"re-embedded {self.reembedded} files into {self.space}")
         for reason, count in self.skipped_counts().items():
             lines.append(f"skipped {count}: {reason}")
         if self.failed:

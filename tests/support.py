@@ -11,17 +11,28 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-from mmsearch import Encoder, Extractor, Modality, hookimpl
+from mmsearch import Annotator, Encoder, Extractor, Modality, hookimpl
 from mmsearch.plugins import Registry, load_plugins
 
 
 class PluginObject:
-    """A plugin made of given extractors and encoders, registered for one test."""
+    """A plugin made of given extractors, encoders and annotators, registered for one test."""
 
-    def __init__(self, extractors: Sequence[Extractor] = (), encoders: Sequence[Encoder] = ()):
+    def __init__(
+        self,
+        extractors: Sequence[Extractor] = (),
+        encoders: Sequence[Encoder] = (),
+        annotators: Sequence[Annotator] = (),
+    ):
         self.__name__ = "test-plugin"
         self._extractors = list(extractors)
         self._encoders = list(encoders)
+        self._annotators = list(annotators)
+
+    @hookimpl
+    def register_annotators(self, register: Callable[[Annotator], None]) -> None:
+        for annotator in self._annotators:
+            register(annotator)
 
     @hookimpl
     def register_extractors(self, register: Callable[[Extractor], None]) -> None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import Connection, Engine, Select, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, Select, delete, func, insert, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from mmsearch.catalog.database import create_catalog_engine, migrate
@@ -31,6 +31,21 @@ class KnownItem:
     mtime_ns: int
     status: str
     content_hash: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSegment:
+    """A segment as the catalog holds it."""
+
+    id: int
+    ordinal: int
+    kind: str
+    modality: str
+    text: str | None
+    start: float | None
+    end: float | None
+    char_start: int | None
+    char_end: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,6 +256,80 @@ class Catalog:
             ],
         )
         return ids
+
+    # -- filling a new space --------------------------------------------------
+
+    def items_missing_space(self, space_id: int, root_id: int | None = None) -> set[int]:
+        """Done items with at least one segment that has no vector in ``space_id``."""
+        sql = (
+            "SELECT DISTINCT s.item_id FROM segments s JOIN items i ON i.id = s.item_id "
+            "LEFT JOIN vectors v ON v.segment_id = s.id AND v.space_id = :space "
+            "WHERE v.segment_id IS NULL AND i.status = 'done'"
+        )
+        params: dict[str, int] = {"space": space_id}
+        if root_id is not None:
+            sql += " AND i.root_id = :root"
+            params["root"] = root_id
+        with self.engine.connect() as conn:
+            return {int(r[0]) for r in conn.execute(text(sql), params)}
+
+    def stored_segments(self, item_ids: Sequence[int]) -> dict[int, list[StoredSegment]]:
+        """The segments of the given items as stored, in order."""
+        out: dict[int, list[StoredSegment]] = {}
+        columns = (
+            Segment.item_id,
+            Segment.id,
+            Segment.ordinal,
+            Segment.kind,
+            Segment.modality,
+            Segment.text,
+            Segment.start,
+            Segment.end,
+            Segment.char_start,
+            Segment.char_end,
+        )
+        with self.engine.connect() as conn:
+            for chunk in _chunks(item_ids, 900):
+                stmt = (
+                    select(*columns)
+                    .where(Segment.item_id.in_(chunk))
+                    .order_by(Segment.item_id, Segment.ordinal)
+                )
+                for row in conn.execute(stmt):
+                    out.setdefault(row.item_id, []).append(
+                        StoredSegment(
+                            row.id,
+                            row.ordinal,
+                            row.kind,
+                            row.modality,
+                            row.text,
+                            row.start,
+                            row.end,
+                            row.char_start,
+                            row.char_end,
+                        )
+                    )
+        return out
+
+    def add_vectors(self, space_id: int, segment_ids: Sequence[int], vectors: FloatArray) -> None:
+        """Store vectors of existing segments in a space (filling a new space)."""
+        if not segment_ids:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(Vector).prefix_with("OR REPLACE"),
+                [
+                    {"segment_id": sid, "space_id": space_id, "data": vector.tobytes()}
+                    for sid, vector in zip(segment_ids, vectors, strict=True)
+                ],
+            )
+
+    def set_active_space(self, space_id: int) -> None:
+        """Make ``space_id`` the space queries use."""
+        with self.engine.begin() as conn:
+            key = conn.scalar(select(Space.key).where(Space.id == space_id))
+            conn.execute(delete(Setting).where(Setting.key == ACTIVE_SPACE))
+            conn.execute(insert(Setting).values(key=ACTIVE_SPACE, value=key))
 
     # -- spaces and vectors -----------------------------------------------
 
