@@ -132,6 +132,14 @@ def cli(ctx: click.Context, db: Path | None, verbose: int) -> None:
     is_flag=True,
     help="Walk into symlinked folders (each folder at most once).",
 )
+@click.option(
+    "--set",
+    "plugin_options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    callback=lambda _ctx, _param, values: _parse_options(values),
+    help="A plugin option, e.g. --set whisper_model=small (repeatable; see `mmsearch plugins`).",
+)
 @click.option("--include-hidden", is_flag=True, help="Also index dot-files and dot-folders.")
 @click.option("--retry-failed", is_flag=True, help="Re-read files that failed last time.")
 @click.option(
@@ -152,6 +160,7 @@ def index(
     max_text_mb: float,
     chunk_chars: int,
     follow_symlinks: bool,
+    plugin_options: dict[str, str],
     include_hidden: bool,
     retry_failed: bool,
     batch_size: int,
@@ -166,6 +175,7 @@ def index(
             max_image_megapixels=max_image_megapixels,
             max_text_bytes=int(max_text_mb * 1_000_000),
             text_chunk_chars=chunk_chars,
+            options=plugin_options,
         ),
         follow_symlinks=follow_symlinks,
         include_hidden=include_hidden,
@@ -181,6 +191,16 @@ def index(
     else:
         for line in report.summary_lines():
             click.echo(line)
+
+
+def _parse_options(values: tuple[str, ...]) -> dict[str, str]:
+    options: dict[str, str] = {}
+    for value in values:
+        key, sep, setting = value.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{value!r} is not KEY=VALUE", param_hint="--set")
+        options[key.strip()] = setting.strip()
+    return options
 
 
 @contextmanager

@@ -9,6 +9,7 @@ abstract method, never in ``__init__``: registering a plugin has to stay cheap.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
@@ -69,6 +70,15 @@ class ExtractSettings:
     max_text_bytes: int = 50 * 1024 * 1024
     text_chunk_chars: int = 1000
     options: dict[str, Any] = field(default_factory=dict)
+    """Plugin options by key (``mmsearch index --set KEY=VALUE``), and engine hints such as
+    ``image_min_side``. Plugins document the keys they read."""
+
+    def for_encoder(self, encoder: Encoder) -> ExtractSettings:
+        """These settings with the hints this encoder gives extractors."""
+        if encoder.image_min_side is None:
+            return self
+        options = {**self.options, "image_min_side": encoder.image_min_side}
+        return dataclasses.replace(self, options=options)
 
     def __post_init__(self) -> None:
         # Checked here so a bad value is one usage error, not a failure per file.
@@ -171,6 +181,9 @@ class Encoder(ABC):
     """Higher wins when a new library picks its default encoder."""
     description: ClassVar[str] = ""
     """One line for ``mmsearch plugins`` and ``mmsearch status``."""
+    image_min_side: int | None = None
+    """The shorter side, in pixels, its image preprocessing scales to; extractors may
+    decode large images at a reduced size down to it (``options["image_min_side"]``)."""
     text_fusion_weight: ClassVar[float] = 0.0
     """For an image segment that carries text (OCR words), the weight of that text's
     embedding in the segment's vector; 0 keeps the pure image embedding."""

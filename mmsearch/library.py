@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
 from mmsearch.catalog.catalog import Catalog, SpaceInfo
 from mmsearch.contracts import Encoder, ExtractSettings
@@ -202,13 +202,14 @@ class Library:
         resolved = [_root_bytes(root) for root in roots]
         opts = options or IndexOptions()
         if settings is not None:
-            opts = IndexOptions(**{**_fields(opts), "settings": settings})
+            opts = dataclasses.replace(opts, settings=settings)
         report = IndexReport()
         started = time.perf_counter()
         with writer_lock(lock_path(self.db_path)):
             enc, space = self._space_for_indexing(encoder, model)
             report.space = f"{space.encoder_id} ({space.dim}-d)"
             store = self.store(space)
+            opts = dataclasses.replace(opts, settings=opts.settings.for_encoder(enc))
             run = RunContext(
                 catalog=self.catalog,
                 extractors=self.registry.extractors,
@@ -287,10 +288,6 @@ class Library:
     def status(self) -> LibraryStatus:
         """Roots, item counts, spaces and the health of each vector index."""
         return collect_status(self.catalog, self.db_path)
-
-
-def _fields(options: IndexOptions) -> dict[str, Any]:
-    return {name: getattr(options, name) for name in options.__dataclass_fields__}
 
 
 def _root_bytes(path: str | os.PathLike[str], *, must_be_dir: bool = True) -> bytes:

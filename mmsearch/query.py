@@ -127,8 +127,9 @@ class QueryRunner:
         shown = display_path(path)
         if not os.path.isfile(path):
             raise UsageError(f"The example file {shown} does not exist or is not a file.")
-        source = Source(path, shown, os.path.getsize(path), ExtractSettings())
-        extracted = extract_file(self.registry.extractors, source)
+        settings = ExtractSettings().for_encoder(self.encoder)
+        source = Source(path, shown, os.path.getsize(path), settings)
+        extracted = extract_file(self.registry.extractors, source, self.registry.annotators)
         if extracted.status != "done":
             raise UsageError(f"Cannot use {shown} as an example: {extracted.detail}")
         modality = extracted.segments[0].modality

@@ -202,3 +202,14 @@ def test_bad_extract_settings_are_one_usage_error() -> None:
         ExtractSettings(text_chunk_chars=0)
     with pytest.raises(UsageError, match="max_image_megapixels"):
         ExtractSettings(max_image_megapixels=0)
+
+
+def test_set_parses_key_value_plugin_options(media: Path, tmp_path: Path) -> None:
+    from mmsearch.cli import _parse_options
+
+    assert _parse_options(("whisper_model=small", " a = b=c ")) == {
+        "whisper_model": "small",
+        "a": "b=c",
+    }
+    result = run("--db", tmp_path / "c.db", "index", media, "--set", "novalue")
+    assert result.exit_code == 2 and "is not KEY=VALUE" in result.output

@@ -189,3 +189,31 @@ def test_missing_decoder_is_said_once_and_counted(
         report = lib.index(media)
     assert report.skipped_counts() == {"missing decoder": 3}
     assert caplog.text.count("pip install pillow-heif") == 1
+
+
+class OptionsSpy(Extractor):
+    name: ClassVar[str] = "spy"
+    media_type = "text"
+    extensions: ClassVar[frozenset[str]] = frozenset({"spy"})
+    seen: ClassVar[list[dict[str, Any]]] = []
+
+    def extract(self, source: Source) -> Iterable[Segment]:
+        OptionsSpy.seen.append(dict(source.settings.options))
+        yield Segment("text", "text", "spy", "spy")
+
+
+class SidedEncoder(CountingEncoder):
+    encoder_id: ClassVar[str] = "sided"
+    image_min_side = 224
+
+
+def test_plugin_options_and_encoder_hints_reach_extractors(db_path: Path, tmp_path: Path) -> None:
+    from mmsearch import ExtractSettings
+
+    root = tmp_path / "spy"
+    root.mkdir()
+    (root / "a.spy").write_text("x")
+    registry = load_plugins(PluginObject([OptionsSpy()], [SidedEncoder()]), discover=False)
+    with Library.open(db_path, registry=registry) as lib:
+        lib.index(root, settings=ExtractSettings(options={"whisper_model": "small"}))
+    assert OptionsSpy.seen == [{"whisper_model": "small", "image_min_side": 224}]
