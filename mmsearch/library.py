@@ -168,6 +168,8 @@ class Library:
 
     def _save(self, store: FaissStore, space: SpaceInfo) -> None:
         generation, count = self.catalog.space_state(space.id)
+        if store.saved_generation == generation and store.ntotal == count:
+            return  # nothing changed since the file was written: rewriting it costs ~0.5 s
         if store.ntotal != count:
             # The in-memory index drifted from SQL (a failed add); SQL wins.
             store.rebuild(lambda: self.catalog.vector_batches(space.id, space.dim), generation)

@@ -15,7 +15,8 @@ import os
 import struct
 import tempfile
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,26 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+@contextmanager
+def _search_threads() -> Iterator[None]:
+    """Run one query's search with ``MMSEARCH_SEARCH_THREADS`` OpenMP threads (default 1).
+
+    One query over a flat index is memory-bound: on small machines a second
+    thread only adds a scheduling wait (measured on 2 cores at 100,000 x 512:
+    p50 7.4 ms with one thread, 14.6 ms with two; bench/query_overhead.py).
+    """
+    wanted = int(os.environ.get("MMSEARCH_SEARCH_THREADS", "1") or 1)
+    before = faiss.omp_get_max_threads()
+    if wanted == before:
+        yield
+        return
+    faiss.omp_set_num_threads(wanted)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(before)
+
+
 def gpu_count() -> int:
     """How many GPUs FAISS can use (0 with faiss-cpu, or a GPU build on a machine without one)."""
     get = getattr(faiss, "get_num_gpus", None)
@@ -76,6 +97,8 @@ class FaissStore:
         self.dim = dim
         self.index: Any = _new_index(dim)
         self.generation = -1
+        self.saved_generation: int | None = None
+        """The generation of the file on disk as far as this object knows (loaded or saved)."""
         self._gpu_index: Any = None
 
     @property
@@ -127,6 +150,7 @@ class FaissStore:
             raise IndexFileError("the index file's contents do not match its header")
         self.index = index
         self.generation = header.generation
+        self.saved_generation = header.generation
         self._gpu_index = None
 
     def rebuild(self, batches: VectorBatches, generation: int) -> None:
@@ -200,6 +224,7 @@ class FaissStore:
             raise
         _fsync_dir(self.path.parent)
         self.generation = generation
+        self.saved_generation = generation
 
     # -- search ------------------------------------------------------------
 
@@ -208,7 +233,8 @@ class FaissStore:
         k = min(k, self.ntotal)
         if k <= 0:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
-        scores, ids = self._searchable().search(query.reshape(1, -1).astype(np.float32), k)
+        with _search_threads():
+            scores, ids = self._searchable().search(query.reshape(1, -1).astype(np.float32), k)
         keep = ids[0] >= 0
         return ids[0][keep], scores[0][keep]
 

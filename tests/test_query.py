@@ -112,3 +112,13 @@ def test_deleted_index_file_is_rebuilt_with_a_warning(
         hits = again.query("red car harbour", k=1)
     assert hits[0].path.endswith("car.txt")
     assert len([r for r in caplog.records if "Rebuilding" in r.getMessage()]) == 1
+
+
+def test_unchanged_rescan_does_not_rewrite_the_index_file(indexed: Library, media: Path) -> None:
+    index_file = next((indexed.db_path.parent / "catalog.db.indexes").iterdir())
+    before = index_file.stat().st_mtime_ns
+    indexed.index(media)
+    assert index_file.stat().st_mtime_ns == before
+    (media / "new.txt").write_text("a new note")
+    indexed.index(media)
+    assert index_file.stat().st_mtime_ns != before

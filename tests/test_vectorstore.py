@@ -119,3 +119,13 @@ def test_empty_space_without_file_rebuilds_silently(
         store.load_or_rebuild(0, 0, lambda: iter(()))
     assert store.ntotal == 0
     assert caplog.records == []
+
+
+def test_search_restores_the_thread_setting(tmp_path: Path) -> None:
+    import faiss
+
+    store = _store(tmp_path)
+    store.add(IDS, VECTORS)
+    before = faiss.omp_get_max_threads()
+    store.search(VECTORS[0], k=1)
+    assert faiss.omp_get_max_threads() == before
