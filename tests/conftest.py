@@ -24,6 +24,9 @@ def _isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("MMSEARCH_HOME", str(tmp_path / "mmsearch-home"))
+    # CLI runs use the fast deterministic encoder unless a test asks for another; the
+    # real model plugins installed beside it would otherwise win the default.
+    monkeypatch.setenv("MMSEARCH_ENCODER", "hash")
 
 
 @pytest.fixture
