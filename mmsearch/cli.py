@@ -98,6 +98,7 @@ def cli(ctx: click.Context, db: Path | None, verbose: int) -> None:
 )
 @click.option(
     "--encoder",
+    envvar="MMSEARCH_ENCODER",
     help="Encoder for this library (see `mmsearch plugins`); another than the library's "
     "adds a new space, filled by this run.",
 )

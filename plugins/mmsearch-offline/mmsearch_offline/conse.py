@@ -1,0 +1,70 @@
+"""ConSE (Norouzi et al., 2014, "Zero-Shot Learning by Convex Combination of Semantic
+Embeddings"): an image's vector in the text space is the convex combination of the
+embedded names of its top-T ImageNet classes, weighted by their renormalised probabilities.
+
+A cat photo lands near "a photo of a tabby cat." and "a photo of a tiger cat.", so the text
+query "a cat" finds it. What the classifier cannot name (a person, the moon, a page of text)
+it can only approximate by its nearest ImageNet classes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from importlib import resources
+
+import numpy as np
+import numpy.typing as npt
+import torch
+
+from mmsearch_offline.cache import VectorCache
+from mmsearch_offline.identity import CLASSES_SHA256
+from mmsearch_offline.weights import OfflineWeightsError
+
+FloatArray = npt.NDArray[np.float32]
+CLASS_COUNT = 1000
+
+
+def class_names() -> list[str]:
+    """The ImageNet-1k class names in class-index order, checked against their hash."""
+    data = resources.files("mmsearch_offline").joinpath("imagenet_classes.txt").read_bytes()
+    if hashlib.sha256(data).hexdigest() != CLASSES_SHA256:
+        # The names are part of the space; an edited file must make a new one, not blend in.
+        raise OfflineWeightsError(
+            "mmsearch_offline/imagenet_classes.txt does not match CLASSES_SHA256 in "
+            "mmsearch_offline/identity.py; reinstall mmsearch-offline, or, if you changed "
+            "the names on purpose, update the hash (it makes a new space)."
+        )
+    names = data.decode("utf-8").splitlines()
+    if len(names) != CLASS_COUNT:
+        raise OfflineWeightsError(f"expected {CLASS_COUNT} class names, found {len(names)}")
+    return names
+
+
+def class_vectors(
+    embed: Callable[[Sequence[str]], FloatArray], prompt: str, dim: int, cache: VectorCache
+) -> FloatArray:
+    """The ``(1000, dim)`` embedded prompts, from the cache or computed and cached."""
+    cached = cache.load((CLASS_COUNT, dim))
+    if cached is not None:
+        return cached
+    vectors = embed([prompt.format(name) for name in class_names()])
+    cache.save(vectors)
+    return vectors
+
+
+class Conse:
+    """Maps class probabilities to unit vectors in the text space."""
+
+    def __init__(self, class_vectors: FloatArray, top: int) -> None:
+        self.class_vectors = torch.from_numpy(np.ascontiguousarray(class_vectors))
+        self.top = min(top, len(class_vectors))
+
+    def project(self, probabilities: torch.Tensor) -> FloatArray:
+        """One unit row per image: the top-T class vectors mixed by their probabilities."""
+        values, indices = probabilities.float().topk(self.top, dim=-1)
+        weights = values / values.sum(dim=-1, keepdim=True).clamp_min(1e-12)
+        mixed = torch.einsum("nt,ntd->nd", weights, self.class_vectors[indices])
+        mixed = mixed / mixed.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+        rows: FloatArray = mixed.numpy().astype(np.float32, copy=False)
+        return rows

