@@ -353,15 +353,16 @@ def plugins(ctx: click.Context, as_json: bool) -> None:
         click.echo("No plugins loaded. Check MMSEARCH_LOAD_PLUGINS, or install a plugin.")
 
 
+from mmsearch.scaffold import plugin_group  # noqa: E402  (after the built-in commands)
+
+cli.add_command(plugin_group)
+
+
 def _add_plugin_commands(group: click.Group) -> None:
-    from mmsearch.plugins import load_plugins
+    from mmsearch.plugins import add_commands, load_plugins
 
     registry = load_plugins()
-    for impl in registry.manager.hook.register_commands.get_hookimpls():
-        try:
-            impl.function(cli=group)
-        except Exception as exc:  # a broken plugin must not take the CLI down with it
-            registry.plugins[impl.plugin_name].error = f"register_commands failed: {exc}"
+    add_commands(registry, group)
     group.context_settings["obj"] = {"registry": registry}
 
 

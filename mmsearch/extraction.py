@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 from collections.abc import Sequence
@@ -94,6 +95,21 @@ def annotate(
     return out
 
 
+_ACCESS_ERRORS = frozenset({errno.EACCES, errno.EPERM, errno.EIO, errno.ENOENT, errno.ELOOP})
+
+
+def _record_error(outcome: Extracted, exc: Exception, source: Source) -> None:
+    if isinstance(exc, OSError) and exc.errno in _ACCESS_ERRORS:
+        outcome.status, outcome.reason = "skipped", "unreadable file"
+        outcome.detail = f"cannot read it ({exc.strerror or exc}); check its permissions"
+        return
+    # Anything else, a decoder's OSError included, is the extractor failing on this file.
+    name = outcome.extractor.name if outcome.extractor else "extractor"
+    log.debug("extractor %s raised on %s", name, source.display, exc_info=True)
+    outcome.status, outcome.reason = "failed", "extractor error"
+    outcome.detail = f"{name} raised {type(exc).__name__}: {exc}; report it to the plugin's authors"
+
+
 def extract_file(
     extractors: Sequence[Extractor], source: Source, annotators: Sequence[Annotator] = ()
 ) -> Extracted:
@@ -112,16 +128,8 @@ def extract_file(
     except SkipFile as skip:
         outcome.status, outcome.reason, outcome.detail = "skipped", skip.reason, skip.detail
         outcome.once = skip.once
-    except OSError as exc:
-        outcome.status, outcome.reason = "skipped", "unreadable file"
-        outcome.detail = f"cannot read it ({exc.strerror or exc}); check its permissions"
     except Exception as exc:  # a plugin bug must cost one file, not the run
-        name = outcome.extractor.name if outcome.extractor else "extractor"
-        log.debug("extractor %s raised on %s", name, source.display, exc_info=True)
-        outcome.status, outcome.reason = "failed", "extractor error"
-        outcome.detail = (
-            f"{name} raised {type(exc).__name__}: {exc}; report it to the plugin's authors"
-        )
+        _record_error(outcome, exc, source)
     if outcome.status != "done":
         outcome.segments = []
     return outcome

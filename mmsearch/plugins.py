@@ -11,7 +11,8 @@ Environment:
   (set but empty: load none).
 - ``MMSEARCH_PLUGIN_MODULES``: extra importable modules to register, for
   developing a plugin without installing it.
-- ``MMSEARCH_TRACE_PLUGINS=1``: print each registration to stderr.
+- ``MMSEARCH_TRACE_PLUGINS=1``: print each plugin load, each hook call and its
+  result (what was registered, or the error) to stderr.
 """
 
 from __future__ import annotations
@@ -20,16 +21,20 @@ import importlib
 import os
 import sys
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
+from importlib.metadata import entry_points, packages_distributions, version
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
+from pluggy import HookImpl
 
 from mmsearch import hookspecs
 from mmsearch.contracts import Annotator, Encoder, Extractor
+
+if TYPE_CHECKING:
+    import click
 
 ENTRY_POINT_GROUP = "mmsearch"
 
@@ -86,9 +91,33 @@ def _short_error(exc: BaseException) -> str:
     return traceback.format_exception_only(type(exc), exc)[-1].strip()
 
 
+def _tracing() -> bool:
+    return bool(os.environ.get("MMSEARCH_TRACE_PLUGINS"))
+
+
 def _trace(message: str) -> None:
-    if os.environ.get("MMSEARCH_TRACE_PLUGINS"):
+    if _tracing():
         print(f"[mmsearch plugins] {message}", file=sys.stderr)
+
+
+def _trace_hook_calls(manager: pluggy.PluginManager) -> None:
+    """Trace hooks called through the manager (``manager.hook.NAME(...)``), with their results."""
+
+    def before(hook_name: str, impls: Sequence[HookImpl], kwargs: Mapping[str, Any]) -> None:
+        names = ", ".join(impl.plugin_name for impl in impls) or "no plugin"
+        _trace(f"call {hook_name}({', '.join(kwargs)}) on {names}")
+
+    def after(
+        outcome: pluggy.Result[Any],
+        hook_name: str,
+        impls: Sequence[HookImpl],
+        kwargs: Mapping[str, Any],
+    ) -> None:
+        error = outcome.exception
+        shown = f"raised {_short_error(error)}" if error else f"returned {outcome.get_result()!r}"
+        _trace(f"{hook_name} {shown}")
+
+    manager.add_hookcall_monitoring(before, after)
 
 
 def _allowlist() -> set[str] | None:
@@ -112,7 +141,15 @@ def _candidate_modules() -> Iterator[tuple[PluginInfo, Callable[[], Any]]]:
         yield info, ep.load
     extra = os.environ.get("MMSEARCH_PLUGIN_MODULES", "")
     for module_name in filter(None, (m.strip() for m in extra.split(","))):
-        yield PluginInfo(name=module_name), _importer(module_name)
+        yield _module_info(module_name), _importer(module_name)
+
+
+def _module_info(module_name: str) -> PluginInfo:
+    """A plugin given as a module: its distribution is whichever installed one ships it."""
+    found = packages_distributions().get(module_name.split(".")[0], [])
+    if not found:
+        return PluginInfo(name=module_name)
+    return PluginInfo(name=module_name, distribution=found[0], version=version(found[0]))
 
 
 def _importer(module_name: str) -> Callable[[], ModuleType]:
@@ -133,6 +170,16 @@ def _register_module(manager: pluggy.PluginManager, info: PluginInfo, module: An
     info.hooks = [impl.name for impl in manager.get_hookcallers(module) or []]
 
 
+def _ident(kind: str, obj: Any) -> str:
+    return str(obj.encoder_id if kind == "encoders" else obj.name)
+
+
+def _describe(registered: list[tuple[str, Any]]) -> str:
+    if not registered:
+        return "nothing"
+    return ", ".join(f"{kind[:-1]} {_ident(kind, obj)}" for kind, obj in registered)
+
+
 def _collect(registry: Registry) -> None:
     """Call each plugin's register hooks, attributing what it registers to it.
 
@@ -145,25 +192,54 @@ def _collect(registry: Registry) -> None:
         for impl in getattr(registry.manager.hook, hook_name).get_hookimpls():
             info = registry.plugins[impl.plugin_name]
             bucket = gathered.setdefault(info.name, [])
+            _trace(f"call {info.name}.{hook_name}(register)")
+            before = len(bucket)
             try:
                 impl.function(register=lambda obj, _b=bucket, _k=kind: _b.append((_k, obj)))
             except Exception as exc:  # a broken plugin must not break the CLI
                 info.error = f"{hook_name} failed: {_short_error(exc)}"
                 _trace(f"{info.name}: {info.error}")
+                continue
+            _trace(f"{info.name}.{hook_name}(register) -> {_describe(bucket[before:])}")
     for plugin_name, objects in gathered.items():
         info = registry.plugins[plugin_name]
         if info.error:
+            if objects:
+                _trace(f"{plugin_name}: dropped {_describe(objects)}, as its hooks failed")
             continue
         for kind, obj in objects:
-            ident = obj.encoder_id if kind == "encoders" else obj.name
+            ident = _ident(kind, obj)
             if kind == "extractors":
                 registry.extractors.append(obj)
             elif kind == "annotators":
                 registry.annotators.append(obj)
             else:
                 registry.encoders.setdefault(ident, obj)
-            info.provides.setdefault(kind, []).append(str(ident))
+            info.provides.setdefault(kind, []).append(ident)
             _trace(f"{plugin_name}: registered {kind[:-1]} {ident}")
+
+
+def add_commands(registry: Registry, group: click.Group) -> None:
+    """Call each plugin's ``register_commands`` hook on ``group``, traced and isolated.
+
+    A plugin that raises is marked failed (the rest of the CLI still works); the
+    names of the commands each plugin adds are recorded in its ``provides``.
+    """
+    for impl in registry.manager.hook.register_commands.get_hookimpls():
+        info = registry.plugins[impl.plugin_name]
+        before = set(group.commands)
+        _trace(f"call {info.name}.register_commands(cli)")
+        try:
+            impl.function(cli=group)
+        except Exception as exc:  # a broken plugin must not take the CLI down with it
+            info.error = f"register_commands failed: {_short_error(exc)}"
+            _trace(f"{info.name}: {info.error}")
+            continue
+        added = sorted(set(group.commands) - before)
+        if added:
+            info.provides.setdefault("commands", []).extend(added)
+        shown = ", ".join(f"command {name}" for name in added) or "nothing"
+        _trace(f"{info.name}.register_commands(cli) -> {shown}")
 
 
 def load_plugins(*extra: object, discover: bool = True) -> Registry:
@@ -175,6 +251,8 @@ def load_plugins(*extra: object, discover: bool = True) -> Registry:
     """
     manager = pluggy.PluginManager("mmsearch")
     manager.add_hookspecs(hookspecs)
+    if _tracing():
+        _trace_hook_calls(manager)
     registry = Registry(manager=manager)
     candidates = list(_candidate_modules()) if discover else []
     for obj in extra:

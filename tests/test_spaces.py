@@ -168,11 +168,11 @@ def test_annotator_text_is_stored_and_fused_into_the_image_vector(
 class MissingDecoder(Extractor):
     name: ClassVar[str] = "heic"
     media_type = "image"
-    extensions: ClassVar[frozenset[str]] = frozenset({"heic"})
+    extensions: ClassVar[frozenset[str]] = frozenset({"xyz"})
 
     def extract(self, source: Source) -> Iterable[Segment]:
         raise SkipFile(
-            "missing decoder", "HEIC needs pillow-heif: pip install pillow-heif", once=True
+            "missing decoder", "XYZ needs pillow-xyz: pip install pillow-xyz", once=True
         )
 
 
@@ -180,7 +180,7 @@ def test_missing_decoder_is_said_once_and_counted(
     db_path: Path, media: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     for i in range(3):
-        (media / f"phone-{i}.heic").write_bytes(b"\x00\x00\x00\x18ftypheic" + bytes(20))
+        (media / f"phone-{i}.xyz").write_bytes(b"a format nothing else reads" + bytes(20))
     registry = load_plugins(
         PluginObject([*first_party_extractors(), MissingDecoder()], [CountingEncoder()]),
         discover=False,
@@ -188,7 +188,7 @@ def test_missing_decoder_is_said_once_and_counted(
     with caplog.at_level(logging.WARNING), Library.open(db_path, registry=registry) as lib:
         report = lib.index(media)
     assert report.skipped_counts() == {"missing decoder": 3}
-    assert caplog.text.count("pip install pillow-heif") == 1
+    assert caplog.text.count("pip install pillow-xyz") == 1
 
 
 class OptionsSpy(Extractor):

@@ -35,9 +35,9 @@ class HashEncoder(Encoder):
 
     encoder_id: ClassVar[str] = "hash"
     modalities: ClassVar[frozenset[Modality]] = frozenset({"text", "image"})
-    dim: ClassVar[int] = 256
-    batch_size: ClassVar[int] = 64
-    checkpoint: ClassVar[str] = "blake2b-v1"
+    dim = 256
+    batch_size = 64
+    checkpoint = "blake2b-v1"
     priority: ClassVar[int] = -100
 
     @cached_property
