@@ -171,9 +171,7 @@ class MissingDecoder(Extractor):
     extensions: ClassVar[frozenset[str]] = frozenset({"xyz"})
 
     def extract(self, source: Source) -> Iterable[Segment]:
-        raise SkipFile(
-            "missing decoder", "XYZ needs pillow-xyz: pip install pillow-xyz", once=True
-        )
+        raise SkipFile("missing decoder", "XYZ needs pillow-xyz: pip install pillow-xyz", once=True)
 
 
 def test_missing_decoder_is_said_once_and_counted(

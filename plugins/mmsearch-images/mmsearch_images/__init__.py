@@ -2,8 +2,13 @@
 
 Every odd image a real photo folder holds becomes a plain RGB picture: EXIF
 rotation applied, transparency flattened onto white, palette, 16-bit and CMYK
-converted, the first frame of an animation. Truncated or damaged files and
-decompression bombs are skipped with a reason.
+converted, the first frame of an animation. HEIC/HEIF photos are read when
+pillow-heif is installed (see :mod:`mmsearch_images.heif`). Truncated or damaged
+files and decompression bombs are skipped with a reason.
+
+Option read (``ExtractSettings.options``): ``image_min_side``, the shortest side the
+encoder looks at, which the engine fills in from the encoder; large pictures are then
+decoded or kept only that large (see :mod:`mmsearch_images.reduce`).
 """
 
 from __future__ import annotations
@@ -20,6 +25,11 @@ import numpy.typing as npt
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from mmsearch import Extractor, MediaType, Segment, SkipFile, Source, hookimpl
+from mmsearch_images.heif import EXTENSIONS as HEIF_EXTENSIONS
+from mmsearch_images.heif import ensure_heif_opener, is_heif
+from mmsearch_images.reduce import draft, draft_side, shrink
+
+__all__ = ["PillowImageExtractor", "draft_side", "register_extractors", "to_rgb"]
 
 # A truncated file must fail loudly, not decode into grey: Pillow's default already
 # does that, and we keep it so even if a host application changed it.
@@ -106,7 +116,7 @@ _SIGNATURES: tuple[bytes, ...] = (
     b"II*\x00",
     b"MM\x00*",
 )
-_EXTRA_SNIFFERS: tuple[Callable[[bytes], bool], ...] = (_is_webp, _is_bmp)
+_EXTRA_SNIFFERS: tuple[Callable[[bytes], bool], ...] = (_is_webp, _is_bmp, is_heif)
 
 
 def _allow_pixels(pixels: int) -> None:
@@ -153,23 +163,27 @@ class PillowImageExtractor(Extractor):
     name: ClassVar[str] = "pillow-image"
     media_type: ClassVar[MediaType] = "image"
     extensions: ClassVar[frozenset[str]] = frozenset(
-        {"jpg", "jpeg", "jpe", "png", "gif", "bmp", "tif", "tiff", "webp"}
+        {"jpg", "jpeg", "jpe", "png", "gif", "bmp", "tif", "tiff", "webp"} | HEIF_EXTENSIONS
     )
     signatures: ClassVar[tuple[bytes, ...]] = _SIGNATURES
 
     def sniff(self, head: bytes) -> bool:
-        """JPEG, PNG, GIF, TIFF by magic bytes; WebP and BMP by their header layout."""
+        """JPEG, PNG, GIF, TIFF by magic bytes; WebP, BMP and HEIF by their header layout."""
         return super().sniff(head) or any(check(head) for check in _EXTRA_SNIFFERS)
 
     def extract(self, source: Source) -> Iterator[Segment]:
         """Decode the image, checking its size against the megapixel cap before decoding."""
         with open(source.path, "rb") as handle:
+            if is_heif(handle.read(32)):
+                ensure_heif_opener()
+            handle.seek(0)
             image = self._open(handle, source)
             self._check_size(image, source)
             try:
                 image.seek(0)
+                draft(image, source)
                 image.load()
-                picture = to_rgb(ImageOps.exif_transpose(image))
+                picture = shrink(to_rgb(ImageOps.exif_transpose(image)), source)
             except Image.DecompressionBombError as exc:
                 # Some formats check sizes again while decoding (GIF frames, TIFF tiles).
                 cap = source.settings.max_image_megapixels

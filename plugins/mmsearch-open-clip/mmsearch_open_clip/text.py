@@ -1,0 +1,126 @@
+"""The text tower: tokens trimmed to their real length where that is exact, and a query cache.
+
+CLIP pads every text to 77 tokens, but its text transformer is causal and pools
+the end-of-text token (the largest id, found by argmax): no position up to that
+token can see the padding after it, so running only the real tokens gives the
+same vector for a fraction of the work. That holds for open_clip's ``CLIP`` class
+with a causal mask and argmax pooling; other text towers (bidirectional ones,
+Hugging Face towers) run at full length. Even for a ``CLIP`` the claim is checked
+numerically on the loaded weights before trimming is used.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import torch
+import torch.nn.functional as F
+from open_clip.model import CLIP
+from open_clip.transformer import text_global_pool
+
+log = logging.getLogger(__name__)
+
+FloatArray = npt.NDArray[np.float32]
+TRIM_TOLERANCE = 1e-5
+CACHE_SIZE = 256
+_PROBES = ("a photo of a cat sleeping on a sofa", "", "invoice 12345!", "word " * 100)
+
+
+def _real_length(tokens: torch.Tensor) -> int:
+    """Positions up to the last end-of-text token (the argmax of each row), plus one."""
+    return int(tokens.argmax(dim=-1).max().item()) + 1
+
+
+def trimmed_forward(model: Any, tokens: torch.Tensor) -> torch.Tensor:
+    """``CLIP.encode_text`` on ``tokens`` cut to their real length (unnormalised)."""
+    length = _real_length(tokens)
+    tokens = tokens[:, :length]
+    cast = model.transformer.get_cast_dtype()
+    x = model.token_embedding(tokens).to(cast)
+    x = x + model.positional_embedding[:length].to(cast)
+    mask = model.attn_mask[:length, :length]
+    x = model.transformer(x, attn_mask=mask)
+    x = model.ln_final(x)
+    x = text_global_pool(x, tokens, model.text_pool_type)
+    projection = model.text_projection
+    if isinstance(projection, torch.nn.Linear):
+        x = projection(x)
+    elif projection is not None:
+        x = x @ projection
+    out: torch.Tensor = x
+    return out
+
+
+def can_trim(model: Any) -> bool:
+    """Whether the model's text tower is the causal, argmax-pooled kind trimming is exact for."""
+    return (
+        isinstance(model, CLIP)
+        and getattr(model, "attn_mask", None) is not None
+        and getattr(model, "text_pool_type", None) == "argmax"
+    )
+
+
+class TextTower:
+    """Embeds texts; trims padding where proven exact; remembers recent texts."""
+
+    def __init__(self, model: Any, tokenizer: Callable[..., Any]) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self._cache: OrderedDict[str, FloatArray] = OrderedDict()
+        self._lock = threading.Lock()
+        self.trims = can_trim(model) and self._trimming_is_exact()
+
+    def _tokens(self, texts: Sequence[str]) -> torch.Tensor:
+        tokens = self.tokenizer(list(texts))
+        assert isinstance(tokens, torch.Tensor)
+        return tokens
+
+    def _full(self, tokens: torch.Tensor) -> torch.Tensor:
+        with torch.inference_mode():
+            out: torch.Tensor = self.model.encode_text(tokens)
+            return F.normalize(out.float(), dim=-1)
+
+    def _trimmed(self, tokens: torch.Tensor) -> torch.Tensor:
+        assert isinstance(self.model, CLIP)
+        with torch.inference_mode():
+            return F.normalize(trimmed_forward(self.model, tokens).float(), dim=-1)
+
+    def _trimming_is_exact(self) -> bool:
+        tokens = self._tokens(_PROBES)
+        try:
+            gap = float((self._full(tokens) - self._trimmed(tokens)).abs().max())
+        except (RuntimeError, ValueError, IndexError) as exc:
+            log.info("open_clip text trimming is off: the trimmed pass failed (%s)", exc)
+            return False
+        if gap > TRIM_TOLERANCE:
+            log.info("open_clip text trimming is off: it changes vectors by %.2g", gap)
+            return False
+        return True
+
+    def encode(self, texts: Sequence[str]) -> FloatArray:
+        """Unit vectors for ``texts``, one row each."""
+        with self._lock:
+            missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+            fresh = dict(zip(missing, self._embed(missing), strict=True)) if missing else {}
+            rows = [fresh[t] if t in fresh else self._cache[t] for t in texts]
+            self._remember(dict(zip(texts, rows, strict=True)))
+        return np.stack(rows).astype(np.float32)
+
+    def _embed(self, texts: list[str]) -> FloatArray:
+        tokens = self._tokens(texts)
+        vectors = self._trimmed(tokens) if self.trims else self._full(tokens)
+        return vectors.numpy().astype(np.float32)
+
+    def _remember(self, rows: dict[str, FloatArray]) -> None:
+        for text, row in rows.items():
+            row.setflags(write=False)
+            self._cache[text] = row
+            self._cache.move_to_end(text)
+        while len(self._cache) > CACHE_SIZE:
+            self._cache.popitem(last=False)
