@@ -231,11 +231,13 @@ def text_ms(tower: Any, trimmed: bool, repeats: int = 15) -> float:
 def tower_speeds(arches: Sequence[str], seconds: float) -> None:
     """Image tower images/s and query latency of several architectures (random weights)."""
     import open_clip
+    import torch
     from mmsearch_open_clip import parse_choice
     from mmsearch_open_clip.hardware import thread_count
     from mmsearch_open_clip.runtime import ImageTower, create_model
     from mmsearch_open_clip.text import TextTower
 
+    torch.set_num_threads(thread_count())
     print(f"\n{'architecture':<20}{'images/s':>10}{'query ms full':>15}{'trimmed':>10}")
     for arch in arches:
         choice = parse_choice(f"{arch}:random")

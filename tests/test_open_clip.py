@@ -39,6 +39,7 @@ from safetensors.torch import save_file
 from support import CountingEncoder, PluginObject
 
 from mmsearch import ExtractSettings, Library, SkipFile, Source
+from mmsearch.encoding import encode_all
 from mmsearch.extraction import extract_file
 from mmsearch.plugins import load_plugins
 from mmsearch.testing.conformance import EncoderConformance
@@ -72,8 +73,9 @@ def b32() -> OpenClipEncoder:
 def tiny_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny model made by open_clip itself, saved as safetensors: the reference's weights."""
     register_own_configs()
-    torch.manual_seed(1234)
-    model = open_clip.create_model(TINY_ARCH)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(1234)
+        model = open_clip.create_model(TINY_ARCH)
     path = tmp_path_factory.mktemp("weights") / "tiny.safetensors"
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path))
     return path
@@ -301,6 +303,20 @@ def test_a_pickle_only_weights_file_is_refused_not_unpickled(tmp_path: Path) -> 
     assert not _Marker.unpickled
 
 
+def test_a_failed_load_is_not_retried_for_every_input(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "w.safetensors"
+    path.write_bytes(b"not a safetensors file")
+    encoder = OpenClipEncoder(f"{TINY_ARCH}:{path}")
+    loads: list[str] = []
+    real = weights_module.weights_file
+    monkeypatch.setattr(runtime_module, "weights_file", lambda c: loads.append(c.label) or real(c))
+    outcome = encode_all(encoder, "text", ["a", "b", "c", "d"])
+    assert all(error and "mmsearch-tiny" in error for error in outcome.errors)
+    assert len(loads) == 1
+
+
 class _Marker:
     unpickled = False
 
@@ -472,13 +488,12 @@ def test_auto_precision_wants_bf16_only_with_native_bf16(monkeypatch: pytest.Mon
         wants_bf16({})
 
 
-def test_threads_leave_a_core_for_decoding_unless_told(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_threads_follow_physical_cores_unless_told(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MMSEARCH_TORCH_THREADS", raising=False)
-    assert thread_count({"num_physical_cores": 2}) == 1
-    assert thread_count({"num_physical_cores": 8}) == 7
-    assert thread_count({"num_physical_cores": 1}) == 1
-    monkeypatch.setenv("MMSEARCH_TORCH_THREADS", "2")
     assert thread_count({"num_physical_cores": 2}) == 2
+    assert thread_count({"num_physical_cores": 0}) == max(1, os.cpu_count() or 1)
+    monkeypatch.setenv("MMSEARCH_TORCH_THREADS", "1")
+    assert thread_count({"num_physical_cores": 2}) == 1
     monkeypatch.setenv("MMSEARCH_TORCH_THREADS", "two")
     with pytest.raises(ValueError, match="MMSEARCH_TORCH_THREADS"):
         thread_count({})

@@ -41,6 +41,7 @@ class OpenClipEncoder(Encoder):
         # batch of 64 than on two of 32 (measured on ViT-B-32).
         self.batch_size = 64
         self._loaded: LoadedModel | None = None
+        self._load_error: str | None = None
         self._lock = threading.Lock()
 
     def configure(self, checkpoint: str) -> OpenClipEncoder:
@@ -59,12 +60,22 @@ class OpenClipEncoder(Encoder):
         return self._loaded is not None
 
     def model(self) -> LoadedModel:
-        """The loaded model, loading it on first use."""
+        """The loaded model, loading it on first use.
+
+        A failed load is remembered: the engine retries a failing batch in halves, and
+        each retry must not read (or download) hundreds of megabytes again.
+        """
         with self._lock:
+            if self._load_error is not None:
+                raise RuntimeError(self._load_error)
             if self._loaded is None:
                 from mmsearch_open_clip.runtime import LoadedModel
 
-                self._loaded = LoadedModel(self.choice)
+                try:
+                    self._loaded = LoadedModel(self.choice)
+                except Exception as exc:
+                    self._load_error = f"loading {self.choice.label} failed: {exc}"
+                    raise
             return self._loaded
 
     def encode_batch(self, modality: Modality, contents: Sequence[Any]) -> npt.NDArray[np.float32]:

@@ -2,17 +2,19 @@
 
 Environment overrides, for machines where the defaults measure badly:
 
-- ``MMSEARCH_TORCH_THREADS``: torch's intra-op threads (default: one per physical core
-  but one, at least one: the engine decodes the next files in other threads meanwhile,
-  and torch's OpenMP threads slow down sharply when a core they count on is busy; on
-  a 2-core machine with one busy core, one thread ran ViT-B-32 faster than two);
+- ``MMSEARCH_TORCH_THREADS``: torch's intra-op threads (default: one per physical core).
+  On an idle 2-core machine two threads ran the ViT-B-32 image tower 1.8 times as fast
+  as one (35 against 19 images/s), but when other programs kept a core busy, two
+  threads fell below one (about 12 against 19): torch's OpenMP threads wait for each other.
+  Set it to 1 where indexing shares a small machine with other work;
 - ``MMSEARCH_OPEN_CLIP_PRECISION``: ``auto`` (a bf16 image tower on CPUs with native
   bf16 matrix instructions, AMX-BF16 or AVX512-BF16, else fp32), ``fp32`` or ``bf16``.
 
 Native bf16 is what makes it pay: on a 2-core AMD EPYC with AVX512-BF16 (no AMX) the
-ViT-B-32 image tower ran about 2.3 times faster in bf16 than in fp32, while without
-those instructions bf16 is emulated and slower. Either way the loaded model checks
-bf16 against fp32 before using it (see ``runtime.ImageTower``).
+ViT-B-32 image tower ran about 2.2 times faster in bf16 than in fp32; CPUs without
+those instructions emulate bf16, which is not expected to pay (not measured here).
+Either way the loaded model checks bf16 against fp32 before using it (see
+``runtime.ImageTower``).
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ def has_native_bf16(features: dict[str, Any] | None = None) -> bool:
 
 
 def thread_count(features: dict[str, Any] | None = None) -> int:
-    """Threads for torch: ``MMSEARCH_TORCH_THREADS``, else physical cores minus one."""
+    """Threads for torch: ``MMSEARCH_TORCH_THREADS``, else the physical core count."""
     raw = os.environ.get("MMSEARCH_TORCH_THREADS", "").strip()
     if raw:
         try:
@@ -54,7 +56,7 @@ def thread_count(features: dict[str, Any] | None = None) -> int:
             ) from None
     features = cpu_features() if features is None else features
     cores = features.get("num_physical_cores") or os.cpu_count() or 1
-    return max(1, int(cores) - 1)
+    return max(1, int(cores))
 
 
 def precision_setting() -> str:

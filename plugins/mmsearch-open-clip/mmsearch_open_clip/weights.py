@@ -185,10 +185,19 @@ def weights_file(choice: ModelChoice) -> str | None:
                 f"again with --model {choice.arch.name}:{choice.path} to make a new space"
             )
         return choice.path
-    source = source_of(pretrained_config(choice))
+    config = pretrained_config(choice)
+    source = source_of(config)
     found = cached_file(source)
     if found:
         return found
     from open_clip.pretrained import download_pretrained
 
-    return str(download_pretrained(pretrained_config(choice)))
+    try:
+        return str(download_pretrained(config))
+    except Exception as exc:  # network, disk, hub errors: one message that says what to do
+        raise RuntimeError(
+            f"could not download open_clip weights for {choice.label} from {source.page} "
+            f"({type(exc).__name__}: {exc}); check the network and the free space in "
+            f"{_cache_location(source)}, or download them by hand and index with "
+            f"--model {choice.arch.name}:/path/to/weights.safetensors"
+        ) from exc
