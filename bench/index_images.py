@@ -35,7 +35,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -197,21 +197,12 @@ def preprocess_ms(encoder: Any, images: Sequence[Image.Image]) -> float:
 def patched_window(window: int) -> None:
     """Experiment: let extraction run ``window`` files ahead of encoding (engine default 4)."""
     import mmsearch.indexer
+    from mmsearch.pipeline import extract_in_order
 
-    def extract_in_order(
-        items: Any, extract: Callable[[Any], Any], workers: int
-    ) -> Iterator[tuple[Any, Any]]:
-        with ThreadPoolExecutor(workers, thread_name_prefix="extract") as pool:
-            pending: list[tuple[Any, Future[Any]]] = []
-            for item in items:
-                pending.append((item, pool.submit(extract, item)))
-                if len(pending) >= window:
-                    head, future = pending.pop(0)
-                    yield head, future.result()
-            for head, future in pending:
-                yield head, future.result()
+    def wider(items: Any, extract: Callable[[Any], Any], workers: int) -> Iterator[Any]:
+        return extract_in_order(items, extract, workers, window=window)
 
-    mmsearch.indexer.extract_in_order = extract_in_order  # type: ignore[assignment]
+    mmsearch.indexer.extract_in_order = wider  # type: ignore[assignment]
 
 
 # -- model comparison ----------------------------------------------------------------------

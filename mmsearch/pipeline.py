@@ -62,10 +62,13 @@ class Pending:
 
 
 def extract_in_order(
-    items: Iterable[T], extract: Callable[[T], Extracted], workers: int
+    items: Iterable[T], extract: Callable[[T], Extracted], workers: int, window: int = 0
 ) -> Iterator[tuple[T, Extracted]]:
-    """``extract`` each item in a thread pool, yielding in input order with a bounded window."""
-    window = max(2, workers * 2)
+    """``extract`` each item in a thread pool, yielding in input order.
+
+    At most ``window`` files are read ahead (default: twice the workers).
+    """
+    window = window or max(2, workers * 2)
     with ThreadPoolExecutor(workers, thread_name_prefix="extract") as pool:
         pending: list[tuple[T, Future[Extracted]]] = []
         for item in items:
