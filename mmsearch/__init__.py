@@ -27,18 +27,36 @@ from mmsearch.errors import (
     UsageError,
 )
 from mmsearch.hookspecs import hookimpl
+from mmsearch.ranking import (
+    FUSION_ORDER,
+    KEYWORD,
+    Candidate,
+    QueryPart,
+    RerankContext,
+    Reranker,
+    SegmentMatch,
+    Signal,
+    vector_signal,
+)
 
 if TYPE_CHECKING:
     from mmsearch.indexer import IndexOptions
     from mmsearch.library import Library
+    from mmsearch.planner import Example, SearchOptions
     from mmsearch.query import Hit
+    from mmsearch.querylang import Filters
     from mmsearch.report import IndexReport
+    from mmsearch.search import SearchResult
 
 # The engine (SQLAlchemy, alembic, FAISS) loads on first use, so a plugin that
 # imports the contracts, and `mmsearch --help`, stay fast.
 _LAZY = {
     "IndexOptions": "mmsearch.indexer",
     "Library": "mmsearch.library",
+    "SearchOptions": "mmsearch.planner",
+    "Example": "mmsearch.planner",
+    "SearchResult": "mmsearch.search",
+    "Filters": "mmsearch.querylang",
     "Hit": "mmsearch.query",
     "IndexReport": "mmsearch.report",
 }
@@ -54,12 +72,17 @@ def __getattr__(name: str) -> Any:
 __version__ = "0.1.0"
 
 __all__ = [
+    "FUSION_ORDER",
+    "KEYWORD",
     "Annotator",
+    "Candidate",
     "CatalogError",
     "Encoder",
     "EncoderUnavailableError",
+    "Example",
     "ExtractSettings",
     "Extractor",
+    "Filters",
     "Hit",
     "IndexOptions",
     "IndexReport",
@@ -68,11 +91,19 @@ __all__ = [
     "MediaType",
     "MmsearchError",
     "Modality",
+    "QueryPart",
+    "RerankContext",
+    "Reranker",
     "SchemaTooNewError",
+    "SearchOptions",
+    "SearchResult",
     "Segment",
+    "SegmentMatch",
+    "Signal",
     "SkipFile",
     "Source",
     "UsageError",
     "__version__",
     "hookimpl",
+    "vector_signal",
 ]

@@ -8,6 +8,7 @@ import click
 import pluggy
 
 from mmsearch.contracts import Annotator, Encoder, Extractor
+from mmsearch.ranking import Reranker
 
 hookspec = pluggy.HookspecMarker("mmsearch")
 hookimpl = pluggy.HookimplMarker("mmsearch")
@@ -26,6 +27,11 @@ def register_encoders(register: Callable[[Encoder], None]) -> None:
 @hookspec
 def register_annotators(register: Callable[[Annotator], None]) -> None:
     """Call ``register(annotator)`` for each segment annotator (OCR, captions) it provides."""
+
+
+@hookspec
+def register_rerankers(register: Callable[[Reranker], None]) -> None:
+    """Call ``register(reranker)`` for each query reranker the plugin provides."""
 
 
 @hookspec

@@ -10,15 +10,23 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
+from mmsearch.calibration import Calibration
 from mmsearch.catalog.catalog import Catalog, SpaceInfo
 from mmsearch.contracts import Encoder, ExtractSettings
 from mmsearch.errors import EncoderUnavailableError, UsageError
+from mmsearch.filtersql import ItemFilter
 from mmsearch.indexer import IndexOptions, Progress, RootIndexer, RunContext
 from mmsearch.locations import default_catalog_path, index_folder, lock_path
 from mmsearch.locking import writer_lock
+from mmsearch.plan_builder import build_plan, choose_rerankers
+from mmsearch.planner import Example, QueryPlan, SearchOptions, check_examples
 from mmsearch.plugins import Registry, load_plugins
-from mmsearch.query import Hit, QueryRunner
+from mmsearch.query import MEDIA_TYPES, Hit
+from mmsearch.querylang import Filters, parse_query
+from mmsearch.ranking import Reranker
 from mmsearch.report import IndexReport
+from mmsearch.search import KEYWORD_THRESHOLD, PlanRunner, SearchResult
+from mmsearch.spacesearch import QueryCache, SpaceSearch, load_calibration
 from mmsearch.status import LibraryStatus, collect_status
 from mmsearch.vectorstore import FaissStore
 
@@ -38,6 +46,8 @@ class Library:
         self.registry = registry
         self.catalog = Catalog(db_path)
         self._stores: dict[int, FaissStore] = {}
+        self._calibrations: dict[int, Calibration] = {}
+        self._query_cache = QueryCache()
 
     @classmethod
     def open(
@@ -228,9 +238,14 @@ class Library:
                     RootIndexer(run).run(root, progress)
             finally:
                 self._save(store, space)
+            self._refresh_calibration(space, enc, store)
             self._activate_when_complete(space)
         report.seconds = time.perf_counter() - started
         return report
+
+    def _refresh_calibration(self, space: SpaceInfo, encoder: Encoder, store: FaissStore) -> None:
+        # Measured here, while the encoder is loaded, so the next query does not pay for it.
+        self._calibrations[space.id] = load_calibration(self.catalog, space, encoder, store)
 
     def _activate_when_complete(self, space: SpaceInfo) -> None:
         active = self.catalog.active_space()
@@ -263,6 +278,97 @@ class Library:
 
     # -- querying ---------------------------------------------------------------
 
+    def search(
+        self,
+        query: str | None = None,
+        *,
+        examples: Sequence[Example | str | os.PathLike[str]] = (),
+        filters: Filters | None = None,
+        within: Sequence[str | os.PathLike[str]] = (),
+        options: SearchOptions | None = None,
+    ) -> SearchResult:
+        """Run a query: words in the query language, example files, filters, options.
+
+        ``query`` may hold weights, negatives, quoted phrases and filters
+        (see :mod:`mmsearch.querylang`); ``filters`` and ``within`` add to
+        those. Hits below the confidence threshold are left out unless
+        ``options.keep_weak``; ``result.confident`` says whether any hit cleared it.
+        """
+        plan, spaces, rerankers = self._plan(query, examples, filters, within, options)
+        if not spaces:
+            return SearchResult(hits=[], plan=plan, confident=False)
+        return PlanRunner(self.catalog, plan, spaces, rerankers).run()
+
+    def plan(
+        self,
+        query: str | None = None,
+        *,
+        examples: Sequence[Example | str | os.PathLike[str]] = (),
+        filters: Filters | None = None,
+        within: Sequence[str | os.PathLike[str]] = (),
+        options: SearchOptions | None = None,
+    ) -> QueryPlan:
+        """The plan :meth:`search` would run, with the number of segments the filters allow."""
+        plan, _spaces, _rerankers = self._plan(query, examples, filters, within, options)
+        if plan.item_filter.active:
+            with self.catalog.sqlite() as conn:
+                plan.allowed_segments = len(plan.item_filter.allowed_segments(conn))
+        return plan
+
+    def _plan(
+        self,
+        query: str | None,
+        examples: Sequence[Example | str | os.PathLike[str]],
+        filters: Filters | None,
+        within: Sequence[str | os.PathLike[str]],
+        options: SearchOptions | None,
+    ) -> tuple[QueryPlan, dict[str, SpaceSearch], list[Reranker]]:
+        opts = (options or SearchOptions()).validated()
+        parsed = parse_query(query or "")
+        chosen = [e if isinstance(e, Example) else Example.parse(e) for e in examples]
+        check_examples(chosen)
+        merged = parsed.filters.merged(filters) if filters is not None else parsed.filters
+        item_filter = ItemFilter(
+            merged,
+            tuple(_root_bytes(w, must_be_dir=False) for w in within),
+            parsed.phrases,
+        )
+        spaces = self._query_spaces(opts.spaces)
+        rerankers = choose_rerankers(self.registry.rerankers, opts)
+        plan = build_plan(parsed, chosen, item_filter, spaces, rerankers, opts, KEYWORD_THRESHOLD)
+        return plan, spaces, rerankers
+
+    def _query_spaces(self, wanted: Sequence[str]) -> dict[str, SpaceSearch]:
+        active = self.catalog.active_space()
+        if not wanted:
+            return {} if active is None else {active.encoder_id: self._space_search(active)}
+        spaces = self.catalog.spaces()
+        chosen: dict[str, SpaceSearch] = {}
+        for name in wanted:
+            matches = [s for s in spaces if name in (str(s.id), s.encoder_id, s.key)]
+            if not matches:
+                known = ", ".join(f"{s.id} ({s.encoder_id})" for s in spaces) or "none"
+                raise UsageError(
+                    f"No space {name!r} in this library (spaces: {known}); "
+                    "`mmsearch status` lists them."
+                )
+            for space in matches:
+                label = space.encoder_id if len(matches) == 1 else f"{space.encoder_id}#{space.id}"
+                chosen[label] = self._space_search(space)
+        return chosen
+
+    def _space_search(self, space: SpaceInfo) -> SpaceSearch:
+        encoder = self.encoder_for(space)
+        store = self.store(space)
+        calibration = self._calibrations.get(space.id)
+        if calibration is None or calibration.stale(store.ntotal):
+            calibration = load_calibration(self.catalog, space, encoder, store)
+            self._calibrations[space.id] = calibration
+        return SpaceSearch(
+            space.encoder_id, space, encoder, store, calibration, self.catalog, self.registry,
+            self._query_cache,
+        )  # fmt: skip
+
     def query(
         self,
         text: str | None = None,
@@ -271,21 +377,26 @@ class Library:
         k: int = 10,
         media_type: str | None = None,
         within: str | os.PathLike[str] | None = None,
+        keep_weak: bool = True,
     ) -> list[Hit]:
-        """The ``k`` best files for a text or an example file, best first, one hit per file."""
-        space = self.catalog.active_space()
-        if space is None:
-            return []
-        runner = QueryRunner(
-            self.catalog, self.registry, self.encoder_for(space), space, self.store(space)
+        """The ``k`` best files for a text or an example file, best first, one hit per file.
+
+        A shortcut for :meth:`search` that keeps weak hits by default (it
+        returns a ranking, however poor); use :meth:`search` for confidence.
+        """
+        if not (text and text.strip()) and example is None:
+            raise UsageError("Give a query text, or an example file with --image.")
+        if media_type is not None and media_type not in MEDIA_TYPES:
+            raise UsageError(f"Unknown type {media_type!r}; use one of {', '.join(MEDIA_TYPES)}.")
+        filters = Filters(types=frozenset({media_type})) if media_type else None
+        result = self.search(
+            text,
+            examples=[os.fspath(example)] if example is not None else [],
+            filters=filters,
+            within=[within] if within is not None else [],
+            options=SearchOptions(k=k, keep_weak=keep_weak),
         )
-        return runner.run(
-            text=text,
-            example=example,
-            k=k,
-            media_type=media_type,
-            within=_root_bytes(within, must_be_dir=False) if within else None,
-        )
+        return result.hits
 
     def status(self) -> LibraryStatus:
         """Roots, item counts, spaces and the health of each vector index."""

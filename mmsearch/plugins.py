@@ -32,11 +32,17 @@ from pluggy import HookImpl
 
 from mmsearch import hookspecs
 from mmsearch.contracts import Annotator, Encoder, Extractor
+from mmsearch.ranking import Reranker
 
 if TYPE_CHECKING:
     import click
 
 ENTRY_POINT_GROUP = "mmsearch"
+BUILT_IN_PLUGIN = "mmsearch.builtin"
+
+
+def _built_ins() -> object:
+    return importlib.import_module("mmsearch.rerankers")
 
 
 @dataclass(slots=True)
@@ -71,6 +77,7 @@ class Registry:
     extractors: list[Extractor] = field(default_factory=list)
     encoders: dict[str, Encoder] = field(default_factory=dict)
     annotators: list[Annotator] = field(default_factory=list)
+    rerankers: dict[str, Reranker] = field(default_factory=dict)
 
     @property
     def failures(self) -> list[PluginInfo]:
@@ -187,7 +194,13 @@ def _collect(registry: Registry) -> None:
     plugin's hooks succeeded, so a plugin that raises halfway leaves nothing behind.
     """
     gathered: dict[str, list[tuple[str, Any]]] = {}
-    for hook_name in ("register_extractors", "register_encoders", "register_annotators"):
+    hooks = (
+        "register_extractors",
+        "register_encoders",
+        "register_annotators",
+        "register_rerankers",
+    )
+    for hook_name in hooks:
         kind = hook_name.removeprefix("register_")
         for impl in getattr(registry.manager.hook, hook_name).get_hookimpls():
             info = registry.plugins[impl.plugin_name]
@@ -213,6 +226,8 @@ def _collect(registry: Registry) -> None:
                 registry.extractors.append(obj)
             elif kind == "annotators":
                 registry.annotators.append(obj)
+            elif kind == "rerankers":
+                registry.rerankers.setdefault(ident, obj)
             else:
                 registry.encoders.setdefault(ident, obj)
             info.provides.setdefault(kind, []).append(ident)
@@ -254,7 +269,9 @@ def load_plugins(*extra: object, discover: bool = True) -> Registry:
     if _tracing():
         _trace_hook_calls(manager)
     registry = Registry(manager=manager)
-    candidates = list(_candidate_modules()) if discover else []
+    # The built-in rerankers come through the same hook as everyone's, first.
+    candidates = [(PluginInfo(name=BUILT_IN_PLUGIN, distribution="mmsearch"), _built_ins)]
+    candidates += list(_candidate_modules()) if discover else []
     for obj in extra:
         name = getattr(obj, "__name__", None) or type(obj).__name__
         candidates.append((PluginInfo(name=name), _constant(obj)))

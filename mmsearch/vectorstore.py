@@ -228,15 +228,51 @@ class FaissStore:
 
     # -- search ------------------------------------------------------------
 
-    def search(self, query: FloatArray, k: int) -> tuple[IdArray, FloatArray]:
-        """The ``k`` nearest segment ids to ``query`` by inner product, best first."""
-        k = min(k, self.ntotal)
+    def search(
+        self, query: FloatArray, k: int, allowed: IdArray | None = None
+    ) -> tuple[IdArray, FloatArray]:
+        """The ``k`` nearest segment ids to ``query`` by inner product, best first.
+
+        With ``allowed``, only those ids are considered: the search stays exact
+        however selective the filter behind them (no over-fetch and retry).
+        """
+        k = min(k, self.ntotal if allowed is None else min(self.ntotal, len(allowed)))
         if k <= 0:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+        row = query.reshape(1, -1).astype(np.float32)
         with _search_threads():
-            scores, ids = self._searchable().search(query.reshape(1, -1).astype(np.float32), k)
+            if allowed is None:
+                scores, ids = self._searchable().search(row, k)
+            else:
+                # The selector is a hash set of the ids; GPU indexes do not take one.
+                selector = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
+                params = faiss.SearchParameters(sel=selector)  # type: ignore[call-arg]
+                scores, ids = self.index.search(row, k, params=params)
         keep = ids[0] >= 0
         return ids[0][keep], scores[0][keep]
+
+    def search_many(self, queries: FloatArray, k: int) -> tuple[IdArray, FloatArray]:
+        """The ``k`` nearest ids and scores of each row of ``queries`` (for calibration)."""
+        k = min(k, self.ntotal)
+        if k <= 0:
+            empty = np.empty((len(queries), 0))
+            return empty.astype(np.int64), empty.astype(np.float32)
+        with _search_threads():
+            scores, ids = self._searchable().search(np.ascontiguousarray(queries, np.float32), k)
+        return ids, scores
+
+    def sample(self, count: int, seed: int = 0) -> FloatArray:
+        """Up to ``count`` stored vectors picked at random (deterministic for a seed)."""
+        total = self.ntotal
+        if total == 0:
+            return np.empty((0, self.dim), dtype=np.float32)
+        flat = faiss.downcast_index(self.index.index)
+        pointer = flat.get_xb()  # type: ignore[attr-defined]
+        stored = faiss.rev_swig_ptr(pointer, total * self.dim).reshape(total, self.dim)
+        rng = np.random.default_rng(seed)
+        rows = np.sort(rng.choice(total, size=min(count, total), replace=False))
+        picked: FloatArray = np.array(stored[rows], dtype=np.float32)
+        return picked
 
     def _searchable(self) -> Any:
         if gpu_count() == 0:

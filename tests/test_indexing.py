@@ -290,7 +290,8 @@ def test_images_are_batched_across_files(db_path: Path, tmp_path: Path) -> None:
 def test_query_by_example_image_finds_that_image(library: Library, media: Path) -> None:
     library.index(media)
     [hit] = library.query(example=media / "red.png", k=1)
-    assert hit.path.endswith("red.png") and hit.score == pytest.approx(1.0, abs=1e-5)
+    [vector] = [s for s in hit.why["signals"] if s["signal"].startswith("vector:")]
+    assert hit.path.endswith("red.png") and vector["raw"] == pytest.approx(1.0, abs=1e-5)
     assert hit.modality == "image" and hit.kind == "image"
 
 

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 import mmsearch.testing
-from mmsearch import contracts, hookspecs
+from mmsearch import contracts, hookspecs, ranking
 from mmsearch.testing import pytest_plugin
 
 REPO = Path(__file__).resolve().parent.parent
@@ -79,11 +79,15 @@ def test_a_hooks_signature_and_arguments_match_the_hookspec(name: str) -> None:
 # -- contracts ----------------------------------------------------------------------------
 
 
+CONTRACT_MODULES = (contracts, ranking)
+
+
 def contract_classes() -> dict[str, type]:
     return {
         name: obj
-        for name, obj in vars(contracts).items()
-        if inspect.isclass(obj) and obj.__module__ == contracts.__name__
+        for module in CONTRACT_MODULES
+        for name, obj in vars(module).items()
+        if inspect.isclass(obj) and obj.__module__ == module.__name__
     }
 
 
@@ -93,7 +97,7 @@ def public_members(cls: type) -> set[str]:
         return set(inspect.signature(cls.__init__).parameters) - {"self"}
     names: set[str] = set()
     for klass in cls.__mro__:
-        if klass.__module__ == contracts.__name__:
+        if klass.__module__ in {m.__name__ for m in CONTRACT_MODULES}:
             names |= set(getattr(klass, "__annotations__", {}))
     if dataclasses.is_dataclass(cls):
         names |= {f.name for f in dataclasses.fields(cls)}

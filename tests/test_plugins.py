@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from mmsearch.cli import cli
-from mmsearch.plugins import load_plugins
+from mmsearch.plugins import BUILT_IN_PLUGIN, load_plugins
 
 FIRST_PARTY = {"images", "text", "hash-encoder"}
 
@@ -51,14 +51,15 @@ def test_core_never_imports_plugins_by_name() -> None:
 def test_allowlist_limits_what_loads(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MMSEARCH_LOAD_PLUGINS", "text")
     registry = load_plugins()
-    assert set(registry.plugins) == {"text"}
+    assert set(registry.plugins) == {BUILT_IN_PLUGIN, "text"}
     assert [e.name for e in registry.extractors] == ["plain-text"]
 
 
 def test_empty_allowlist_loads_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MMSEARCH_LOAD_PLUGINS", "")
     registry = load_plugins()
-    assert registry.plugins == {} and registry.encoders == {}
+    assert set(registry.plugins) == {BUILT_IN_PLUGIN} and registry.encoders == {}
+    assert registry.extractors == [], "only the core's built-in rerankers remain"
 
 
 def test_plugin_that_fails_to_import_is_listed_and_the_cli_still_works(

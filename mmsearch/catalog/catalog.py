@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -330,6 +332,26 @@ class Catalog:
             key = conn.scalar(select(Space.key).where(Space.id == space_id))
             conn.execute(delete(Setting).where(Setting.key == ACTIVE_SPACE))
             conn.execute(insert(Setting).values(key=ACTIVE_SPACE, value=key))
+
+    def setting(self, key: str) -> str | None:
+        """A catalog-wide setting's value, or None."""
+        with self.engine.connect() as conn:
+            value = conn.scalar(select(Setting.value).where(Setting.key == key))
+        return None if value is None else str(value)
+
+    def set_setting(self, key: str, value: str) -> None:
+        """Store a catalog-wide setting, replacing any previous value."""
+        with self.engine.begin() as conn:
+            conn.execute(delete(Setting).where(Setting.key == key))
+            conn.execute(insert(Setting).values(key=key, value=value))
+
+    @contextmanager
+    def sqlite(self) -> Iterator[sqlite3.Connection]:
+        """A pooled connection's raw sqlite3 handle, for the query path's hand-written SQL."""
+        with self.engine.connect() as conn:
+            raw = conn.connection.dbapi_connection
+            assert isinstance(raw, sqlite3.Connection)
+            yield raw
 
     # -- spaces and vectors -----------------------------------------------
 

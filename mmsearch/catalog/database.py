@@ -14,6 +14,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection
 
 from mmsearch.errors import CatalogError, SchemaTooNewError
+from mmsearch.sqlfunctions import register_sql_functions
 
 BUSY_TIMEOUT_MS = 30_000
 
@@ -26,6 +27,7 @@ def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
     cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA synchronous=NORMAL")  # safe under WAL: a crash loses no committed data
     cursor.close()
+    register_sql_functions(dbapi_connection)
 
 
 def create_catalog_engine(db_path: Path) -> Engine:

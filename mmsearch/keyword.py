@@ -1,0 +1,116 @@
+"""The keyword signal: SQLite FTS5 (BM25) over segment text and file names.
+
+``segments_fts`` holds, per segment, its text (document chunk, transcript,
+OCR words) and its file's relative path, kept in sync by triggers. BM25 orders
+the matches; the calibrated score of a match is how unlikely it is that a
+random segment holds the same words (see
+:func:`mmsearch.calibration.keyword_calibrated`).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import sqlite3
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from mmsearch.calibration import keyword_calibrated
+from mmsearch.filtersql import ItemFilter, fts_phrase
+
+_WORD = re.compile(r"\w+")
+TEXT_WEIGHT = 1.0
+NAME_WEIGHT = 0.5
+"""A word in a file's name counts half as much as one in its content (BM25 column weights)."""
+COVERAGE_FOR_CONFIDENCE = 0.8
+"""Share of the query's word weight (by rarity) a segment must hold for a confident match."""
+
+
+def tokens(text: str) -> list[str]:
+    """Words as FTS5's unicode61 tokenizer sees them: lower case, diacritics removed."""
+    folded = unicodedata.normalize("NFKD", text.lower())
+    plain = "".join(ch for ch in folded if not unicodedata.combining(ch))
+    return _WORD.findall(plain)
+
+
+@dataclass(frozen=True, slots=True)
+class KeywordRow:
+    """One segment the keyword search matched."""
+
+    segment_id: int
+    item_id: int
+    bm25: float
+    """Higher is better (SQLite's bm25() negated)."""
+    snippet: str
+
+
+@dataclass(frozen=True, slots=True)
+class KeywordMatch:
+    """What a segment's words say about a query's keywords."""
+
+    matched: tuple[str, ...]
+    calibrated: float
+    coverage: float
+
+
+class KeywordStats:
+    """Document frequencies of a query's words, for calibrating matches."""
+
+    def __init__(self, connection: sqlite3.Connection, words: Sequence[str]) -> None:
+        self.total = max(1, _count(connection, "SELECT count(*) FROM segments_fts", ()))
+        self.frequency = {
+            word: _count(
+                connection,
+                "SELECT count(*) FROM segments_fts WHERE segments_fts MATCH ?",
+                (fts_phrase(word),),
+            )
+            for word in words
+        }
+
+    def idf(self, word: str) -> float:
+        """Rarity of a word; one the library never saw counts as the rarest."""
+        return math.log((self.total + 1) / (self.frequency.get(word, 0) + 0.5))
+
+    def judge(self, words: Iterable[str], text: str) -> KeywordMatch:
+        """Which of ``words`` the text holds, and how surprising that is."""
+        wanted = list(dict.fromkeys(words))
+        present = set(tokens(text))
+        matched = tuple(w for w in wanted if _holds(present, w))
+        probability = 1.0
+        for word in matched:
+            probability *= max(self.frequency.get(word, 1), 1) / self.total
+        weight = sum(self.idf(w) for w in wanted) or 1.0
+        coverage = sum(self.idf(w) for w in matched) / weight
+        calibrated = keyword_calibrated(probability) if matched else 0.0
+        return KeywordMatch(matched, calibrated, coverage)
+
+
+def _holds(present: set[str], word: str) -> bool:
+    # A keyword may be several tokens ("t-shirt"): all of them must be there.
+    return all(part in present for part in tokens(word))
+
+
+def _count(connection: sqlite3.Connection, sql: str, params: tuple[str, ...]) -> int:
+    row = connection.execute(sql, params).fetchone()
+    return int(row[0]) if row else 0
+
+
+def search_keywords(
+    connection: sqlite3.Connection, words: Sequence[str], item_filter: ItemFilter, limit: int
+) -> list[KeywordRow]:
+    """The best ``limit`` segments holding any of ``words``, by BM25."""
+    if not words:
+        return []
+    expression = " OR ".join(fts_phrase(w) for w in words)
+    where, params = item_filter.where()
+    sql = (
+        "SELECT segments_fts.rowid, s.item_id, "
+        f"-bm25(segments_fts, {TEXT_WEIGHT}, {NAME_WEIGHT}) AS score, "
+        "snippet(segments_fts, 0, '[', ']', '...', 16) "
+        "FROM segments_fts JOIN segments s ON s.id = segments_fts.rowid "
+        "JOIN items i ON i.id = s.item_id JOIN roots r ON r.id = i.root_id "
+        f"WHERE segments_fts MATCH ? AND {where} ORDER BY score DESC LIMIT ?"
+    )
+    rows = connection.execute(sql, [expression, *params, limit])
+    return [KeywordRow(int(a), int(b), float(c), str(d or "")) for a, b, c, d in rows]
