@@ -21,7 +21,7 @@ when the space has grown or shrunk by more than :data:`REFRESH_RATIO`.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from statistics import NormalDist
 
@@ -32,7 +32,7 @@ from mmsearch.vectorstore import FaissStore
 
 FloatArray = npt.NDArray[np.float32]
 
-VERSION = 1
+VERSION = 2
 REFRESH_RATIO = 0.2
 """Re-measure when the vector count moved by more than this fraction."""
 SAMPLE_VECTORS = 4096
@@ -82,30 +82,58 @@ PROBES: tuple[str, ...] = (
 
 
 @dataclass(frozen=True, slots=True)
-class Calibration:
-    """One space's null distribution, as measured."""
+class Null:
+    """The null distribution of one modality's segments in one space."""
 
     mean: float
     std: float
     probe_best: tuple[float, ...]
-    """Calibrated score of each probe's best hit, sorted."""
+    """Calibrated score of each probe's best hit among these segments, sorted."""
+
+
+@dataclass(frozen=True, slots=True)
+class Calibration:
+    """One space's null distributions, per segment modality, as measured.
+
+    Per modality because one model scores a text query against texts and
+    against images on different scales (CLIP-like and ConSE spaces both do):
+    a picture's best match would otherwise always look weak next to a text's.
+    """
+
+    nulls: dict[str, Null]
     vectors: int
     """How many vectors the space had when measured."""
     version: int = VERSION
 
-    def calibrate(self, similarity: npt.ArrayLike) -> npt.NDArray[np.float64]:
-        """Raw similarities on the calibrated scale (standard deviations above the null)."""
-        return (np.asarray(similarity, dtype=np.float64) - self.mean) / self.std
+    def null(self, modality: str) -> Null:
+        """The null of a modality (an unmeasured one gets the broadest measured null)."""
+        found = self.nulls.get(modality)
+        if found is not None:
+            return found
+        if not self.nulls:
+            return Null(0.0, 1.0, ())
+        return max(self.nulls.values(), key=lambda n: n.std)
 
-    def calibrate_one(self, similarity: float) -> float:
+    def calibrate(
+        self, similarity: npt.ArrayLike, modalities: Sequence[str]
+    ) -> npt.NDArray[np.float64]:
+        """Raw similarities of segments of the given modalities on the calibrated scale."""
+        nulls = [self.null(m) for m in modalities]
+        means = np.array([n.mean for n in nulls], dtype=np.float64)
+        stds = np.array([n.std for n in nulls], dtype=np.float64)
+        return (np.asarray(similarity, dtype=np.float64) - means) / stds
+
+    def calibrate_one(self, similarity: float, modality: str) -> float:
         """One raw similarity on the calibrated scale."""
-        return (similarity - self.mean) / self.std
+        null = self.null(modality)
+        return (similarity - null.mean) / null.std
 
     def threshold(self, quantile: float = THRESHOLD_QUANTILE) -> float:
         """The default confidence threshold: a high quantile of unrelated queries' best hits."""
-        if not self.probe_best:
+        best = [v for null in self.nulls.values() for v in null.probe_best]
+        if not best:
             return MIN_THRESHOLD
-        return max(MIN_THRESHOLD, float(np.quantile(self.probe_best, quantile)))
+        return max(MIN_THRESHOLD, float(np.quantile(best, quantile)))
 
     def stale(self, vectors: int) -> bool:
         """Whether the space changed enough since the measurement to measure again."""
@@ -124,30 +152,43 @@ class Calibration:
         """The stored form read back; None when it is unreadable or from another version."""
         try:
             data = json.loads(raw)
-            calibration = cls(
-                mean=float(data["mean"]),
-                std=float(data["std"]),
-                probe_best=tuple(float(v) for v in data["probe_best"]),
-                vectors=int(data["vectors"]),
-                version=int(data["version"]),
-            )
-        except (ValueError, KeyError, TypeError):
+            if int(data["version"]) != VERSION:
+                return None
+            nulls = {
+                str(m): Null(float(n["mean"]), float(n["std"]),
+                             tuple(float(v) for v in n["probe_best"]))
+                for m, n in data["nulls"].items()
+            }  # fmt: skip
+            return cls(nulls=nulls, vectors=int(data["vectors"]))
+        except (ValueError, KeyError, TypeError, AttributeError):
             return None
-        return calibration if calibration.version == VERSION else None
 
 
-def measure(store: FaissStore, probes: FloatArray) -> Calibration:
-    """Measure a space's null distribution against ``probes`` (unit rows)."""
-    sample = store.sample(SAMPLE_VECTORS)
-    if len(sample) == 0 or len(probes) == 0:
-        return Calibration(mean=0.0, std=1.0, probe_best=(), vectors=store.ntotal)
-    similarities = (sample @ probes.T).astype(np.float64).ravel()
-    mean = float(similarities.mean())
-    # A library of near-identical files has almost no spread; a floor keeps scores finite.
-    std = max(float(similarities.std()), 1e-3)
-    _ids, best = store.search_many(probes, 1)
-    probe_best = sorted(((float(s) - mean) / std) for s in best[:, 0])
-    return Calibration(mean=mean, std=std, probe_best=tuple(probe_best), vectors=store.ntotal)
+def measure(
+    store: FaissStore,
+    probes: FloatArray,
+    ids_by_modality: Mapping[str, npt.NDArray[np.int64]],
+    vectors_of: Callable[[npt.NDArray[np.int64]], FloatArray],
+) -> Calibration:
+    """Measure a space's null distributions against ``probes`` (unit rows), per modality."""
+    nulls: dict[str, Null] = {}
+    rng = np.random.default_rng(0)
+    for modality, ids in sorted(ids_by_modality.items()):
+        if len(ids) == 0 or len(probes) == 0:
+            continue
+        picked = ids if len(ids) <= SAMPLE_VECTORS else rng.choice(ids, SAMPLE_VECTORS, False)
+        sample = vectors_of(np.sort(picked))
+        if len(sample) == 0:
+            continue
+        similarities = (sample @ probes.T).astype(np.float64).ravel()
+        mean = float(similarities.mean())
+        # A library of near-identical files has almost no spread; a floor keeps scores finite.
+        std = max(float(similarities.std()), 1e-3)
+        allowed = None if len(ids_by_modality) == 1 else ids
+        best = [store.search(probe, 1, allowed)[1] for probe in probes]
+        probe_best = sorted((float(b[0]) - mean) / std for b in best if len(b))
+        nulls[modality] = Null(mean, std, tuple(probe_best))
+    return Calibration(nulls=nulls, vectors=store.ntotal)
 
 
 def random_probes(dim: int, count: int = len(PROBES), seed: int = 7) -> FloatArray:
@@ -169,6 +210,3 @@ def keyword_calibrated(match_probability: float) -> float:
     if p >= 0.5:
         return 0.0
     return NormalDist().inv_cdf(1.0 - p)
-
-
-ProbeEmbedder = Callable[[list[str]], FloatArray]

@@ -18,11 +18,8 @@ import click
 from mmsearch.errors import MmsearchError, UsageError
 
 if TYPE_CHECKING:
-    from sqlalchemy.exc import SQLAlchemyError
-
     from mmsearch.library import Library
     from mmsearch.plugins import Registry
-    from mmsearch.query import Hit
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "MMSEARCH"}
 
@@ -47,6 +44,8 @@ def _registry(ctx: click.Context) -> Registry:
 @contextmanager
 def _library(ctx: click.Context) -> Iterator[Library]:
     """Open the library for a command, turning its errors into exit codes."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from mmsearch.library import Library
 
     try:
@@ -227,80 +226,6 @@ def _progress() -> Iterator[Callable[[int, int], None] | None]:
 
 
 @cli.command()
-@click.argument("text", required=False)
-@click.option(
-    "--image",
-    type=click.Path(exists=True, dir_okay=False),
-    help="Query by an example image (or any file an extractor reads).",
-)
-@click.option(
-    "--audio",
-    type=click.Path(exists=True, dir_okay=False),
-    help="Query by an example recording: what is said in it.",
-)
-@click.option(
-    "-k", "k", type=click.IntRange(min=1), default=10, show_default=True, help="Number of results."
-)
-@click.option(
-    "--type",
-    "media_type",
-    type=click.Choice(["image", "audio", "text", "video"]),
-    help="Only results of this type.",
-)
-@click.option(
-    "--in", "within", type=click.Path(path_type=Path), help="Only results under this folder."
-)
-@click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
-@click.pass_context
-def query(
-    ctx: click.Context,
-    text: str | None,
-    image: str | None,
-    audio: str | None,
-    k: int,
-    media_type: str | None,
-    within: Path | None,
-    as_json: bool,
-) -> None:
-    """Find the files that best match TEXT, or an example given with --image or --audio."""
-    if image and audio:
-        raise click.UsageError("Give one example file: --image or --audio, not both.")
-    example = image or audio
-    if not text and not example:
-        raise click.UsageError("Give a query text, or an example file with --image or --audio.")
-    with _library(ctx) as lib:
-        hits = lib.query(text, example=example, k=k, media_type=media_type, within=within)
-    if as_json:
-        payload = {
-            "query": {"text": text, "example": example, "k": k, "type": media_type},
-            "results": [h.to_json() for h in hits],
-        }
-        click.echo(json.dumps(payload))
-        return
-    if not hits:
-        click.echo("No results. Is anything indexed? Try `mmsearch status`.", err=True)
-    for hit in hits:
-        click.echo(_format_hit(hit))
-
-
-def _format_hit(hit: Hit) -> str:
-    where = ""
-    if hit.start is not None:
-        where = f" at {_clock(hit.start)}" + (f"-{_clock(hit.end)}" if hit.end else "")
-    snippet = ""
-    if hit.text and hit.modality != "image":
-        words = " ".join(hit.text.split())
-        snippet = f'\n        "{words[:100]}{"..." if len(words) > 100 else ""}"'
-    return f"{hit.score:6.3f}  {hit.modality:<5}  {hit.path}{where}{snippet}"
-
-
-def _clock(seconds: float) -> str:
-    minutes, secs = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
-
-
-@cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 @click.pass_context
 def status(ctx: click.Context, as_json: bool) -> None:
@@ -353,8 +278,11 @@ def plugins(ctx: click.Context, as_json: bool) -> None:
         click.echo("No plugins loaded. Check MMSEARCH_LOAD_PLUGINS, or install a plugin.")
 
 
-from mmsearch.scaffold import plugin_group  # noqa: E402  (after the built-in commands)
+from mmsearch.cli_search import eval_command, query  # noqa: E402  (after the group exists)
+from mmsearch.scaffold import plugin_group  # noqa: E402
 
+cli.add_command(query)
+cli.add_command(eval_command)
 cli.add_command(plugin_group)
 
 

@@ -27,6 +27,69 @@ COVERAGE_FOR_CONFIDENCE = 0.8
 """Share of the query's word weight (by rarity) a segment must hold for a confident match."""
 
 
+STOPWORDS = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "but",
+        "by",
+        "for",
+        "from",
+        "has",
+        "have",
+        "he",
+        "her",
+        "his",
+        "i",
+        "in",
+        "is",
+        "it",
+        "its",
+        "me",
+        "my",
+        "of",
+        "on",
+        "or",
+        "our",
+        "she",
+        "so",
+        "that",
+        "the",
+        "their",
+        "them",
+        "there",
+        "these",
+        "they",
+        "this",
+        "to",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "will",
+        "with",
+        "you",
+        "your",
+    ]
+)
+"""English function words: left out of keyword matching (they match everything)."""
+
+
+def content_words(words: Sequence[str]) -> list[str]:
+    """The words that carry meaning; all of them if the query is nothing but stopwords."""
+    kept = [w for w in words if w not in STOPWORDS]
+    return kept or list(words)
+
+
 def tokens(text: str) -> list[str]:
     """Words as FTS5's unicode61 tokenizer sees them: lower case, diacritics removed."""
     folded = unicodedata.normalize("NFKD", text.lower())

@@ -398,6 +398,10 @@ class Library:
         )
         return result.hits
 
+    def media_type_of(self, path: str | os.PathLike[str]) -> str | None:
+        """The media type of an indexed file, or None if it is not in the catalog."""
+        return self.catalog.media_type_of(_root_bytes(path, must_be_dir=False))
+
     def status(self) -> LibraryStatus:
         """Roots, item counts, spaces and the health of each vector index."""
         return collect_status(self.catalog, self.db_path)

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 
 from mmsearch.errors import UsageError
 from mmsearch.filtersql import ItemFilter
+from mmsearch.keyword import content_words
 from mmsearch.planner import (
     Example,
     PlannedPart,
@@ -78,7 +79,7 @@ def build_plan(
     plan = QueryPlan(
         source=parsed.source or None,
         parts=parts,
-        keywords=parsed.keywords,
+        keywords=tuple(content_words(parsed.keywords)),
         negative_keywords=parsed.negative_keywords,
         item_filter=item_filter,
         spaces=planned_spaces,

@@ -20,7 +20,7 @@ Filters ``key:value``
     Keys are case-insensitive; a value may be quoted (``path:"my photos/**"``)
     and cannot be empty. ``type:``, ``ext:`` and ``path:`` may be given several
     times and any of their values will do; ``after:``, ``before:`` and
-    ``duration:`` at most once. Filters cannot take ``+``, ``-`` or a weight.
+    ``duration:`` at most once. A filter cannot take ``+`` or ``-``.
 
     ``type:image,audio``
         image, audio, text or video, several with commas. Also accepted: plurals,
@@ -85,6 +85,11 @@ _DAY = re.compile(r"(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?")
 _CLOCK = re.compile(r"(\d+):(\d{1,2})(?::(\d{1,2}))?")
 _AMOUNT = re.compile(r"(\d+(?:\.\d+)?|\.\d+)(ms|h|m|s)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+_ONCE_HINTS = {
+    "after": "For a range give after: and before:, each once.",
+    "before": "For a range give after: and before:, each once.",
+    "duration": "Give one range, like duration:10s..2m.",
+}
 _EXAMPLES = {
     "type": ("image", "audio,video"),
     "ext": ("jpg", "jpg,.png"),
@@ -462,11 +467,7 @@ class _Builder:
             hint = _try("", _EXAMPLES[key], as_typed)
             raise self.error(f"'{token.prefix}:' needs a value", token.start, token.end, hint)
         if key in self.once:
-            hint = (
-                "Give one range, like duration:10s..2m."
-                if key == "duration"
-                else ("For a range give after: and before:, each once.")
-            )
+            hint = _ONCE_HINTS[key]
             raise self.error(f"{key}: is given twice", token.start, token.end, hint)
         try:
             value = _parse_value(key, token.body, self.now)
@@ -477,7 +478,7 @@ class _Builder:
         if empty := _empty_dates(self.filters):
             hint = "Swap the dates, or widen them."
             raise self.error(f"empty date range: {empty}", token.start, token.end, hint)
-        if key in ("after", "before", "duration"):
+        if key in _ONCE_HINTS:
             self.once.add(key)
 
     def result(self) -> ParsedQuery:

@@ -123,9 +123,14 @@ class RerankContext:
         """The stored float32 vectors of these segments in one space."""
         return dict(self.spaces[space_label].stored_vectors(segment_ids))
 
-    def calibrate(self, space_label: str, similarity: npt.NDArray[np.float32]) -> Any:
-        """Raw similarities of one space on the calibrated scale."""
-        return self.spaces[space_label].calibration.calibrate(similarity)
+    def calibrate(
+        self, space_label: str, similarity: npt.NDArray[np.float32], modalities: Sequence[str]
+    ) -> npt.NDArray[np.float64]:
+        """Raw similarities of segments (of these modalities) on one space's calibrated scale."""
+        calibrated: npt.NDArray[np.float64] = self.spaces[space_label].calibration.calibrate(
+            similarity, modalities
+        )
+        return calibrated
 
 
 class Reranker(ABC):

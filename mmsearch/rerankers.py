@@ -69,7 +69,11 @@ class ExactRescore(Reranker):
             return
         ids = list(stored)
         matrix = np.stack([stored[i] for i in ids])
-        per_part = {p.label: context.calibrate(label, matrix @ p.vectors[label]) for p in parts}
+        modality = {sid: seg.modality for c in candidates for sid, seg in c.segments.items()}
+        modalities = [modality[i] for i in ids]
+        per_part = {
+            p.label: context.calibrate(label, matrix @ p.vectors[label], modalities) for p in parts
+        }
         scores = self._segment_scores(parts, per_part, len(ids))
         raw = matrix @ combined
         row_of = {sid: row for row, sid in enumerate(ids)}

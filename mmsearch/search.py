@@ -42,8 +42,9 @@ from mmsearch.ranking import (
 from mmsearch.report import display_path
 from mmsearch.spacesearch import SpaceSearch
 
-KEYWORD_THRESHOLD = 1.64
-"""A keyword match is confident from here (a 1-in-20 chance for a random segment)."""
+KEYWORD_THRESHOLD = 0.84
+"""A keyword match is confident from here: at most a 1-in-5 chance that a random segment
+holds the same words (and most of the query's words must be there, see fusion)."""
 _SQL_CHUNK = 900
 
 
@@ -61,7 +62,11 @@ class SearchResult:
     def to_json(self) -> dict[str, Any]:
         """The stable JSON shape of a query's answer."""
         return {
-            "query": self.plan.source,
+            "query": {
+                "text": self.plan.source,
+                "examples": [p.example for p in self.plan.parts if p.example],
+                "k": self.plan.options.k,
+            },
             "confident": self.confident,
             "results": [hit.to_json() for hit in self.hits],
             "best_weak": self.best_weak.to_json() if self.best_weak else None,
@@ -167,12 +172,12 @@ class PlanRunner:
             name = vector_signal(label)
             kept = 0
             for sid, sim in zip(ids.tolist(), sims.tolist(), strict=True):
-                item = item_of.get(sid)
+                item, modality = item_of.get(sid, (None, ""))
                 if item is None or name in found.get(item, {}):
                     continue
                 if kept >= self.plan.options.candidates:
                     break
-                calibrated = space.calibration.calibrate_one(sim)
+                calibrated = space.calibration.calibrate_one(sim, modality)
                 found.setdefault(item, {})[name] = Signal(name, sim, calibrated, segment_id=sid)
                 kept += 1
 
@@ -254,16 +259,17 @@ def _chunks(values: Sequence[int]) -> Iterator[Sequence[int]]:
         yield values[start : start + _SQL_CHUNK]
 
 
-def _items_of(conn: sqlite3.Connection, segment_ids: list[int]) -> dict[int, int]:
-    """Segment id -> item id, for segments of files still indexed."""
-    out: dict[int, int] = {}
+def _items_of(conn: sqlite3.Connection, segment_ids: list[int]) -> dict[int, tuple[int, str]]:
+    """Segment id -> (item id, segment modality), for segments of files still indexed."""
+    out: dict[int, tuple[int, str]] = {}
     for chunk in _chunks(segment_ids):
         marks = ",".join("?" * len(chunk))
         sql = (
-            "SELECT s.id, s.item_id FROM segments s JOIN items i ON i.id = s.item_id "
+            "SELECT s.id, s.item_id, s.modality FROM segments s JOIN items i ON i.id = s.item_id "
             f"WHERE s.id IN ({marks}) AND i.status = 'done'"
         )
-        out.update(conn.execute(sql, list(chunk)).fetchall())
+        for sid, item, modality in conn.execute(sql, list(chunk)):
+            out[sid] = (item, modality)
     return out
 
 

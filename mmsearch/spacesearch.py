@@ -64,7 +64,14 @@ def load_calibration(
     stored = Calibration.from_json(raw) if raw else None
     if stored is not None and not stored.stale(store.ntotal):
         return stored
-    calibration = measure(store, probe_vectors(encoder))
+    by_modality = catalog.segment_ids_by_modality(space.id)
+
+    def vectors_of(ids: npt.NDArray[np.int64]) -> FloatArray:
+        found = catalog.vectors_for(space.id, ids.tolist())
+        rows = [found[i] for i in ids.tolist() if i in found]
+        return np.stack(rows) if rows else np.empty((0, space.dim), dtype=np.float32)
+
+    calibration = measure(store, probe_vectors(encoder), by_modality, vectors_of)
     try:
         catalog.set_setting(calibration_key(space), calibration.to_json())
     except SQLAlchemyError as exc:  # a read-only catalog still answers, measuring each time

@@ -50,8 +50,8 @@ def test_skips_are_one_line_each_on_stderr(media: Path, tmp_path: Path) -> None:
 def test_query_json_shape(media: Path, tmp_path: Path) -> None:
     db = tmp_path / "c.db"
     run_json("--db", db, "index", media, "--json")
-    payload = run_json("--db", db, "query", "red car harbour", "-k", "3", "--json")
-    assert payload["query"]["text"] == "red car harbour"
+    payload = run_json("--db", db, "query", "red car harbour", "-k", "3", "--show-weak", "--json")
+    assert payload["query"]["text"] == "red car harbour" and payload["confident"] is True
     first = payload["results"][0]
     assert first["path"] == str(media / "car.txt")
     assert first["modality"] == "text"

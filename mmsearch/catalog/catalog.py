@@ -353,6 +353,34 @@ class Catalog:
             assert isinstance(raw, sqlite3.Connection)
             yield raw
 
+    def media_type_of(self, path: bytes) -> str | None:
+        """The media type of the indexed file at ``path`` (absolute bytes), if any."""
+        with self.engine.connect() as conn:
+            for root_id, root in conn.execute(select(Root.id, Root.path)):
+                prefix = root.rstrip(b"/") + b"/"
+                if path.startswith(prefix):
+                    found = conn.scalar(
+                        select(Item.media_type).where(
+                            Item.root_id == root_id, Item.relpath == path[len(prefix) :]
+                        )
+                    )
+                    if found is not None:
+                        return str(found)
+        return None
+
+    def segment_ids_by_modality(self, space_id: int) -> dict[str, IdArray]:
+        """The ids of the segments with a vector in a space, grouped by segment modality."""
+        grouped: dict[str, list[int]] = {}
+        stmt = (
+            select(Vector.segment_id, Segment.modality)
+            .join(Segment, Segment.id == Vector.segment_id)
+            .where(Vector.space_id == space_id)
+        )
+        with self.engine.connect() as conn:
+            for segment_id, modality in conn.execute(stmt):
+                grouped.setdefault(str(modality), []).append(int(segment_id))
+        return {m: np.asarray(ids, dtype=np.int64) for m, ids in grouped.items()}
+
     # -- spaces and vectors -----------------------------------------------
 
     def active_space(self) -> SpaceInfo | None:
