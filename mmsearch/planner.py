@@ -75,8 +75,8 @@ class SearchOptions:
     """MMR trade-off when ``mmr`` runs: 1 is pure relevance, 0 pure novelty."""
     spaces: tuple[str, ...] = ()
     """Spaces to search (encoder ids or space numbers); empty: the library's active space."""
-    candidates: int = 100
-    """Files each signal contributes before reranking."""
+    candidates: int = 50
+    """Files each signal contributes before reranking (at least 5 x k)."""
 
     def validated(self) -> SearchOptions:
         """These options, checked; raises :class:`UsageError` naming the bad one."""
@@ -93,7 +93,7 @@ class SearchOptions:
             raise UsageError(f"The temperature must be above 0 (got {self.temperature}).")
         if not 0 <= self.diversity <= 1:
             raise UsageError(f"Diversity must be between 0 and 1 (got {self.diversity}).")
-        return replace(self, candidates=max(self.candidates, self.k))
+        return replace(self, candidates=max(self.candidates, 5 * self.k))
 
     def to_json(self) -> dict[str, Any]:
         """The options as plain data."""

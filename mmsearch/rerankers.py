@@ -53,6 +53,8 @@ class ExactRescore(Reranker):
 
     def rerank(self, candidates: list[Candidate], context: RerankContext) -> list[Candidate]:
         """Replace each vector signal with exact per-segment scores (best segment for now)."""
+        if "vector" not in context.options.get("signals", ("vector",)):
+            return candidates
         for label in context.spaces:
             self._rescore_space(candidates, context, label)
         return candidates
@@ -171,13 +173,18 @@ class DuplicateCollapse(Reranker):
         """Fold later copies into the first (best-ranked) one."""
         kept: list[Candidate] = []
         by_hash: dict[str, Candidate] = {}
-        images: list[tuple[Candidate, npt.NDArray[np.float32]]] = []
         vectors = _moment_vectors(candidates, context, lambda c: c.media_type == "image")
+        dim = len(next(iter(vectors.values()))) if vectors else 0
+        seen = np.empty((len(vectors), dim), dtype=np.float32)  # kept images' vectors, in order
+        owners: list[Candidate] = []
         for candidate in candidates:
             original = by_hash.get(candidate.content_hash or "")
             vector = vectors.get(candidate.item_id)
-            if original is None and vector is not None:
-                original = next((c for c, v in images if float(v @ vector) >= NEAR_DUPLICATE), None)
+            if original is None and vector is not None and owners:
+                likeness = seen[: len(owners)] @ vector
+                best = int(np.argmax(likeness))
+                if likeness[best] >= NEAR_DUPLICATE:
+                    original = owners[best]
             if original is not None:
                 original.copies.append(candidate.path)
                 original.copies.extend(candidate.copies)
@@ -186,7 +193,8 @@ class DuplicateCollapse(Reranker):
             if candidate.content_hash:
                 by_hash[candidate.content_hash] = candidate
             if vector is not None:
-                images.append((candidate, vector))
+                seen[len(owners)] = vector
+                owners.append(candidate)
         return kept
 
 

@@ -150,9 +150,9 @@ class PlanRunner:
         for item_id in _best_items(keyword_rows, self.plan.options.candidates):
             found.setdefault(item_id, {})
         with self._timed("load"):
-            candidates = _load_candidates(conn, found)
+            candidates, names = _load_candidates(conn, found)
         with self._timed("keyword"):
-            self._judge_keywords(conn, candidates, keyword_rows)
+            self._judge_keywords(conn, candidates, keyword_rows, names)
         return candidates
 
     def _vector_arm(
@@ -182,7 +182,11 @@ class PlanRunner:
                 kept += 1
 
     def _judge_keywords(
-        self, conn: sqlite3.Connection, candidates: list[Candidate], rows: list[KeywordRow]
+        self,
+        conn: sqlite3.Connection,
+        candidates: list[Candidate],
+        rows: list[KeywordRow],
+        names: dict[int, str],
     ) -> None:
         """Score every candidate's segments against the query's words (not only BM25's top)."""
         negatives = [p for p in self.plan.parts if p.negative and p.text]
@@ -192,10 +196,12 @@ class PlanRunner:
         stats = KeywordStats(conn, [*words, *self.plan.negative_keywords])
         by_segment = {row.segment_id: row for row in rows}
         for candidate in candidates:
+            # The keyword text of a segment includes its file's path below the root.
+            name_tokens = set(tokens(names.get(candidate.item_id, "")))
             if words:
-                _keyword_signal(candidate, words, stats, by_segment)
+                _keyword_signal(candidate, words, stats, by_segment, name_tokens)
             for part in negatives:
-                _push_down_words(candidate, part.text or "", part.weight, stats)
+                _push_down_words(candidate, part.text or "", part.weight, stats, name_tokens)
 
     # -- reranking and fusion -------------------------------------------------
 
@@ -285,18 +291,20 @@ def _best_items(rows: Sequence[KeywordRow], limit: int) -> list[int]:
 
 def _load_candidates(
     conn: sqlite3.Connection, found: dict[int, dict[str, Signal]]
-) -> list[Candidate]:
-    """Candidates with their file's path and every segment, from SQL."""
+) -> tuple[list[Candidate], dict[int, str]]:
+    """Candidates with their file's path and every segment, and their paths below the root."""
     candidates: dict[int, Candidate] = {}
+    names: dict[int, str] = {}
     item_ids = list(found)
     for chunk in _chunks(item_ids):
         marks = ",".join("?" * len(chunk))
         sql = (
-            "SELECT i.id, r.path, i.relpath, i.media_type, i.content_hash "
+            "SELECT i.id, r.path, i.relpath, i.media_type, i.content_hash, i.display "
             "FROM items i JOIN roots r ON r.id = i.root_id "
             f"WHERE i.id IN ({marks}) AND i.status = 'done'"
         )
-        for item_id, root, relpath, media_type, content_hash in conn.execute(sql, chunk):
+        for item_id, root, relpath, media_type, content_hash, name in conn.execute(sql, chunk):
+            names[item_id] = name
             full = bytes(root).rstrip(b"/") + b"/" + bytes(relpath)
             shown = display_path(full)
             candidate = Candidate(item_id, shown, media_type or "unknown", content_hash)
@@ -314,7 +322,7 @@ def _load_candidates(
             candidates[item_id].segments[sid] = SegmentMatch(
                 sid, kind, modality, start, end, text, c_start, c_end
             )
-    return list(candidates.values())
+    return list(candidates.values()), names
 
 
 def _keyword_signal(
@@ -322,12 +330,12 @@ def _keyword_signal(
     words: list[str],
     stats: KeywordStats,
     by_segment: dict[int, KeywordRow],
+    name_tokens: set[str],
 ) -> None:
-    name_text = candidate.path.rsplit("/", 1)[-1]
     best: tuple[float, float, int] | None = None
     best_match = None
     for sid, segment in candidate.segments.items():
-        match = stats.judge(words, f"{segment.text or ''} {name_text}")
+        match = stats.judge(words, set(tokens(segment.text or "")) | name_tokens)
         if not match.matched:
             continue
         segment.scores[KEYWORD] = match.calibrated
@@ -351,12 +359,14 @@ def _keyword_signal(
                                         detail=detail)  # fmt: skip
 
 
-def _push_down_words(candidate: Candidate, text: str, weight: float, stats: KeywordStats) -> None:
+def _push_down_words(
+    candidate: Candidate, text: str, weight: float, stats: KeywordStats, name_tokens: set[str]
+) -> None:
     """A negative part's words found in the file lower its keyword score."""
     words = tokens(text)
     if not words:
         return
-    present: set[str] = set(tokens(candidate.path.rsplit("/", 1)[-1]))
+    present = set(name_tokens)
     for segment in candidate.segments.values():
         present.update(tokens(segment.text or ""))
     if not all(w in present for w in words):

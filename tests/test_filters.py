@@ -21,6 +21,7 @@ from support import CountingEncoder, first_party_extractors, make_registry, save
 from mmsearch import Extractor, Library, Segment, Source
 from mmsearch.errors import UsageError
 from mmsearch.planner import SearchOptions
+from mmsearch.plugins import Registry
 from mmsearch.querylang import DurationRange, Filters
 from mmsearch.search import SearchResult
 
@@ -148,8 +149,14 @@ def test_glob_without_wildcard_in_last_name_takes_the_whole_folder(lib: Library)
     assert names(lib.search("harbour path:recordings", options=ALL)) == {"long.rec", "short.rec"}
 
 
+def test_quoted_glob_may_hold_spaces(lib: Library, corpus: Path) -> None:
+    save_image(corpus / "my photos" / "cliff.png", (120, 90, 60))
+    lib.index(corpus)
+    assert names(lib.search('harbour path:"my photos/*"', options=ALL)) == {"cliff.png"}
+
+
 def test_date_filters_use_the_files_modification_time(
-    db_path: Path, registry: object, tmp_path: Path
+    db_path: Path, registry: Registry, tmp_path: Path
 ) -> None:
     root = tmp_path / "dated"
     root.mkdir()
@@ -157,7 +164,7 @@ def test_date_filters_use_the_files_modification_time(
         (root / name).write_text(f"harbour log of {year}")
         moment = datetime(year, 6, 15, 12, 0).timestamp()
         os.utime(root / name, (moment, moment))
-    with Library.open(db_path, registry=registry) as library:  # type: ignore[arg-type]
+    with Library.open(db_path, registry=registry) as library:
         library.index(root)
         assert names(library.search("harbour after:2023", options=ALL)) == {"new.txt"}
         assert names(library.search("harbour before:2020", options=ALL)) == {"old.txt"}
@@ -189,10 +196,12 @@ def test_files_without_a_duration_never_pass_a_duration_filter(lib: Library) -> 
 def test_within_restricts_to_folders(lib: Library, corpus: Path) -> None:
     found = lib.search("harbour", within=[corpus / "docs", corpus / "holidays"], options=ALL)
     assert names(found) == {"report.md", "invoice.txt", "reversed.txt", "snow.png"}
+    one_file = lib.search("harbour", within=[corpus / "docs" / "invoice.txt"], options=ALL)
+    assert names(one_file) == {"invoice.txt"}
 
 
 def test_within_a_folder_is_not_a_prefix_of_its_name(lib: Library, corpus: Path) -> None:
-    # corpus/photos must not take in a sibling called corpus/photos-2 or corpus/photosX.
+    # --in corpus/photos must not take in the sibling folder corpus/photosX.
     save_image(corpus / "photosX" / "extra.png", (10, 200, 10))
     lib.index(corpus)
     found = names(lib.search("harbour", within=[corpus / "photos"], options=ALL))
@@ -260,6 +269,14 @@ def test_filtered_search_is_exact_when_few_files_are_allowed(
     within = library.search("harbour cranes ships", within=[root / "keep"], options=narrow)
     assert names(within) == {"a.md", "b.md"}
     assert within.plan.allowed_segments == 2
+
+
+def test_recording_hit_points_at_its_matching_moment(lib: Library) -> None:
+    # Only the segment from 240 s to 270 s holds the number 240.
+    hit = lib.search("harbour meeting part 240 type:audio").hits[0]
+    assert hit.path.endswith("long.rec")
+    assert (hit.kind, hit.start, hit.end) == ("speech", 240.0, 270.0)
+    assert hit.why["moment"]["start"] == 240.0
 
 
 def test_plan_counts_the_segments_a_filter_allows(lib: Library) -> None:
