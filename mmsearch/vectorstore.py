@@ -68,7 +68,8 @@ def _search_threads() -> Iterator[None]:
 
     One query over a flat index is memory-bound: on small machines a second
     thread only adds a scheduling wait (measured on 2 cores at 100,000 x 512:
-    p50 7.4 ms with one thread, 14.6 ms with two; bench/query_overhead.py).
+    p50 7.4 ms with one thread, 14.6 ms with two; measured with the former
+    bench/query_overhead.py, see bench/README.md).
     """
     wanted = int(os.environ.get("MMSEARCH_SEARCH_THREADS", "1") or 1)
     before = faiss.omp_get_max_threads()

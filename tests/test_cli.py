@@ -213,3 +213,42 @@ def test_set_parses_key_value_plugin_options(media: Path, tmp_path: Path) -> Non
     }
     result = run("--db", tmp_path / "c.db", "index", media, "--set", "novalue")
     assert result.exit_code == 2 and "is not KEY=VALUE" in result.output
+
+
+def test_eval_command_prints_metrics_and_compares(media: Path, tmp_path: Path) -> None:
+    db = tmp_path / "c.db"
+    run_json("--db", db, "index", media, "--json")
+    queries = tmp_path / "queries.jsonl"
+    queries.write_text(
+        json.dumps({"query": "red car harbour", "relevant": [str(media / "car.txt")]})
+        + "\n"
+        + json.dumps({"query": "blue sea", "relevant": [str(media / "holiday" / "diary.txt")]})
+        + "\n"
+    )
+    payload = run_json("--db", db, "eval", queries, "--compare", "signals=keyword", "--json")
+    default, keyword = payload["reports"]
+    assert default["name"] == "default" and keyword["name"] == "signals=keyword"
+    assert default["overall"]["queries"] == 2
+    assert default["overall"]["recall_1"] == 0.5 * sum(
+        q["first_relevant_rank"] == 1 for q in default["queries"]
+    )
+    text = run("--db", db, "eval", queries, "--compare", "fusion=rrf")
+    assert text.exit_code == 0, text.output
+    assert "MRR" in text.output and "fusion=rrf" in text.output
+
+
+def test_explain_plan_prints_the_plan_without_searching(media: Path, tmp_path: Path) -> None:
+    db = tmp_path / "c.db"
+    run_json("--db", db, "index", media, "--json")
+    result = run("--db", db, "query", "red car -blue type:text", "--explain-plan")
+    assert result.exit_code == 0, result.output
+    assert "- blue  (pushes down 1)" in result.output
+    assert "type is text" in result.output and "segments pass" in result.output
+
+
+def test_bad_query_syntax_exits_2_pointing_at_the_part(media: Path, tmp_path: Path) -> None:
+    db = tmp_path / "c.db"
+    run_json("--db", db, "index", media, "--json")
+    result = run("--db", db, "query", "red typ:image")
+    assert result.exit_code == 2
+    assert "typ:" in result.output and "^" in result.output
