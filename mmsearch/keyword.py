@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from mmsearch.calibration import keyword_calibrated
 from mmsearch.filtersql import ItemFilter, fts_phrase
 
+_TOTAL = "\x00total"
 _WORD = re.compile(r"[^\W_]+")  # as unicode61: "_" separates words
 TEXT_WEIGHT = 1.0
 NAME_WEIGHT = 0.5
@@ -123,18 +124,28 @@ class KeywordMatch:
 class KeywordStats:
     """Document frequencies of a query's words, for calibrating matches."""
 
-    def __init__(self, connection: sqlite3.Connection, words: Sequence[str]) -> None:
+    def __init__(
+        self,
+        connection: sqlite3.Connection,
+        words: Sequence[str],
+        cache: dict[str, int] | None = None,
+    ) -> None:
+        # ``cache`` holds counts from earlier queries while the catalog is unchanged
+        # (the caller keys it by the spaces' generations): each count costs a scan.
+        counts = cache if cache is not None else {}
         self._parts: dict[str, tuple[str, ...]] = {}
-        # Counting the segments table uses its smallest index; counting the FTS table scans it.
-        self.total = max(1, _count(connection, "SELECT count(*) FROM segments", ()))
-        self.frequency = {
-            word: _count(
-                connection,
-                "SELECT count(*) FROM segments_fts WHERE segments_fts MATCH ?",
-                (fts_phrase(word),),
-            )
-            for word in words
-        }
+        if _TOTAL not in counts:
+            # Counting the segments table uses its smallest index; the FTS table would scan.
+            counts[_TOTAL] = max(1, _count(connection, "SELECT count(*) FROM segments", ()))
+        self.total = counts[_TOTAL]
+        for word in words:
+            if word not in counts:
+                counts[word] = _count(
+                    connection,
+                    "SELECT count(*) FROM segments_fts WHERE segments_fts MATCH ?",
+                    (fts_phrase(word),),
+                )
+        self.frequency = {word: counts[word] for word in words}
 
     def _holds(self, present: set[str], word: str) -> bool:
         # A keyword may be several tokens ("t-shirt"): all of them must be there.

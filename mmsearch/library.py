@@ -48,6 +48,8 @@ class Library:
         self._stores: dict[int, FaissStore] = {}
         self._calibrations: dict[int, Calibration] = {}
         self._query_cache = QueryCache()
+        # Word counts for keyword calibration, valid while the spaces' generations hold.
+        self._keyword_counts: tuple[object, dict[str, int]] = ((), {})
 
     @classmethod
     def open(
@@ -297,7 +299,10 @@ class Library:
         plan, spaces, rerankers = self._plan(query, examples, filters, within, options)
         if not spaces:
             return SearchResult(hits=[], plan=plan, confident=False)
-        return PlanRunner(self.catalog, plan, spaces, rerankers).run()
+        state = tuple((s.space.id, s.store.generation) for s in spaces.values())
+        if self._keyword_counts[0] != state:
+            self._keyword_counts = (state, {})
+        return PlanRunner(self.catalog, plan, spaces, rerankers, self._keyword_counts[1]).run()
 
     def plan(
         self,

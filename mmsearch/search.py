@@ -84,8 +84,10 @@ class PlanRunner:
         plan: QueryPlan,
         spaces: dict[str, SpaceSearch],
         rerankers: Sequence[Reranker],
+        keyword_counts: dict[str, int] | None = None,
     ) -> None:
         self.catalog = catalog
+        self.keyword_counts = keyword_counts
         self.plan = plan
         self.spaces = spaces
         self.rerankers = sorted(rerankers, key=lambda r: (r.order, r.name))
@@ -193,7 +195,7 @@ class PlanRunner:
         if not candidates or (not self.plan.uses_keywords and not negatives):
             return
         words = list(self.plan.keywords) if self.plan.uses_keywords else []
-        stats = KeywordStats(conn, [*words, *self.plan.negative_keywords])
+        stats = KeywordStats(conn, [*words, *self.plan.negative_keywords], self.keyword_counts)
         by_segment = {row.segment_id: row for row in rows}
         for candidate in candidates:
             # The keyword text of a segment includes its file's path below the root.
