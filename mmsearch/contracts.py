@@ -187,6 +187,10 @@ class Encoder(ABC):
     text_fusion_weight: ClassVar[float] = 0.0
     """For an image segment that carries text (OCR words), the weight of that text's
     embedding in the segment's vector; 0 keeps the pure image embedding."""
+    near_duplicate_similarity: ClassVar[float | None] = None
+    """Cosine similarity from which two images' vectors mean "the same picture" (resized,
+    recompressed), so results show them once; None when its vectors cannot tell (an
+    encoder that describes images by class labels gives two different cats one vector)."""
 
     @abstractmethod
     def encode_batch(self, modality: Modality, contents: Sequence[Any]) -> npt.NDArray[np.float32]:

@@ -6,7 +6,8 @@
   their scores (the temperature sets how close to "best segment only" it is);
   the segment carrying most of the weight is the file's moment.
 - ``dedupe`` (600): the same file content in several places shows once, with
-  its copies listed; so do images whose vectors are near-identical.
+  its copies listed; so do images whose vectors are near-identical, in spaces
+  whose encoder says how near (``Encoder.near_duplicate_similarity``).
 - ``mmr`` (700, off unless asked): maximal marginal relevance, for variety.
 """
 
@@ -31,8 +32,6 @@ FloatArray = npt.NDArray[np.float64]
 
 NEGATIVE_FLOOR = 1.0
 """A negative part pushes a segment down by how far its calibrated score exceeds this."""
-NEAR_DUPLICATE = 0.985
-"""Cosine similarity above which two images are taken for copies of one picture."""
 
 
 def _combined(parts: Sequence[QueryPart], label: str) -> npt.NDArray[np.float32] | None:
@@ -174,6 +173,9 @@ class DuplicateCollapse(Reranker):
         kept: list[Candidate] = []
         by_hash: dict[str, Candidate] = {}
         vectors = _moment_vectors(candidates, context, lambda c: c.media_type == "image")
+        if _near_duplicate_similarity(context) is None:
+            vectors = {}  # this space's vectors cannot tell copies: exact copies only
+        threshold = _near_duplicate_similarity(context) or 1.0
         dim = len(next(iter(vectors.values()))) if vectors else 0
         seen = np.empty((len(vectors), dim), dtype=np.float32)  # kept images' vectors, in order
         owners: list[Candidate] = []
@@ -183,7 +185,7 @@ class DuplicateCollapse(Reranker):
             if original is None and vector is not None and owners:
                 likeness = seen[: len(owners)] @ vector
                 best = int(np.argmax(likeness))
-                if likeness[best] >= NEAR_DUPLICATE:
+                if likeness[best] >= threshold:
                     original = owners[best]
             if original is not None:
                 original.copies.append(candidate.path)
@@ -240,6 +242,14 @@ class Diversity(Reranker):
                       if candidates[j].item_id in vectors]  # fmt: skip
             likeness = max((float(mine @ v) for v in others), default=0.0)
         return trade * float(relevance[index]) - (1 - trade) * likeness
+
+
+def _near_duplicate_similarity(context: RerankContext) -> float | None:
+    """The first space's encoder's near-duplicate threshold, if it has one."""
+    space = next(iter(context.spaces.values()), None)
+    encoder = getattr(space, "encoder", None)
+    value = getattr(encoder, "near_duplicate_similarity", None)
+    return None if value is None else float(value)
 
 
 def _moment_vectors(

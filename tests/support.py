@@ -63,6 +63,7 @@ class CountingEncoder(Encoder):
     modalities: ClassVar[frozenset[Modality]] = frozenset({"text", "image"})
     dim: ClassVar[int] = 256
     batch_size: ClassVar[int] = 8
+    near_duplicate_similarity: ClassVar[float | None] = 0.985
 
     def __init__(self) -> None:
         from mmsearch_hash_encoder import HashEncoder

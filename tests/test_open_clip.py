@@ -38,7 +38,7 @@ from PIL import Image
 from safetensors.torch import save_file
 from support import CountingEncoder, PluginObject
 
-from mmsearch import ExtractSettings, Library, SkipFile, Source
+from mmsearch import ExtractSettings, Library, SearchOptions, SkipFile, Source
 from mmsearch.encoding import encode_all
 from mmsearch.extraction import extract_file
 from mmsearch.plugins import load_plugins
@@ -139,11 +139,14 @@ def test_tiny_model_indexes_and_answers_text_and_image_queries(
         assert report.indexed == 4 and not report.failed and not report.skipped
         space = lib.status().spaces[0]
         assert (space.encoder, space.checkpoint, space.dim) == ("open-clip", TINY, 64)
-        by_text = lib.query("a photo of a cat", k=10)
+        # Random weights embed every picture nearly alike: no duplicate collapse here.
+        plain = SearchOptions(k=10, keep_weak=True, no_rerank=("dedupe",))
+        by_text = lib.search("a photo of a cat", options=plain).hits
         assert len(by_text) == 4
-        by_image = lib.query(example=pictures / "photo1.png", k=2)
+        by_image = lib.search(examples=[pictures / "photo1.png"], options=plain).hits
         assert Path(by_image[0].path).name == "photo1.png"
-        assert by_image[0].score == pytest.approx(1.0, abs=1e-4)
+        [vector] = [s for s in by_image[0].why["signals"] if s["signal"].startswith("vector:")]
+        assert vector["raw"] == pytest.approx(1.0, abs=1e-4)
 
 
 def test_engine_vectors_equal_open_clip_reference_pipeline_for_png(
@@ -159,7 +162,9 @@ def test_engine_vectors_equal_open_clip_reference_pipeline_for_png(
         lib.index(pictures)
         space = lib.catalog.active_space()
         assert space is not None
-        hits = [h for h in lib.query("anything", k=10) if h.path.endswith(".png")]
+        # Random weights embed every picture nearly alike: no duplicate collapse here.
+        plain = SearchOptions(k=10, keep_weak=True, no_rerank=("dedupe",))
+        hits = [h for h in lib.search("anything", options=plain).hits if h.path.endswith(".png")]
         stored = lib.catalog.vectors_for(space.id, [h.segment_id for h in hits])
         query = lib.query("a red car", k=1)  # the text path, through the engine
         assert query

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any
 
+from mmsearch.plugins import BUILT_IN_PLUGIN
+
 HEAVY_MODULES: tuple[str, ...] = (
     "torch",
     "tensorflow",
@@ -164,7 +166,8 @@ def measure(plugin: str, heavy: tuple[str, ...] = HEAVY_MODULES, timeout: float 
     if done.returncode != 0:
         raise RuntimeError(f"loading plugin {plugin} in a fresh interpreter failed:\n{done.stderr}")
     payload: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    infos = payload["plugins"]
+    # The core's own plugin (built-in rerankers) loads in every registry; it is not measured.
+    infos = {n: i for n, i in payload["plugins"].items() if n != BUILT_IN_PLUGIN}
     return Footprint(
         plugin=plugin,
         heavy_modules=payload["heavy"],

@@ -39,6 +39,8 @@ class HashEncoder(Encoder):
     batch_size = 64
     checkpoint = "blake2b-v1"
     priority: ClassVar[int] = -100
+    # Its image vector is a projection of the 8x8 thumbnail: copies land together.
+    near_duplicate_similarity: ClassVar[float | None] = 0.985
 
     @cached_property
     def _projection(self) -> npt.NDArray[np.float32]:

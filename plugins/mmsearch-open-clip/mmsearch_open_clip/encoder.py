@@ -30,6 +30,9 @@ class OpenClipEncoder(Encoder):
     priority: ClassVar[int] = 50
     description: ClassVar[str] = "open_clip: photos and text in one space (choose with --model)"
     preprocessing_version: ClassVar[str] = "1"
+    # CLIP embeddings of a resized or recompressed copy stay above 0.985; different
+    # photos, bursts included, rarely pass 0.95.
+    near_duplicate_similarity: ClassVar[float | None] = 0.985
 
     def __init__(self, checkpoint: str = DEFAULT_CHECKPOINT) -> None:
         self.choice: ModelChoice = parse_choice(checkpoint)
