@@ -214,10 +214,18 @@ class PlanRunner:
             candidates = reranker.rerank(candidates, context)
         for candidate in candidates:
             candidate.moment = _moment(candidate)
-        candidates = fuse(candidates, self.plan.options.fusion)
+        candidates = fuse(candidates, self.plan.options.fusion, self._applicable)
         for reranker in after:
             candidates = reranker.rerank(candidates, context)
         return candidates
+
+    def _applicable(self, candidate: Candidate) -> int:
+        """How many of the query's signals could have found this file."""
+        vectors = len(self.plan.spaces) if self.plan.uses_vectors else 0
+        has_words = KEYWORD in candidate.signals or any(
+            s.text and s.text.strip() for s in candidate.segments.values()
+        )
+        return vectors + int(self.plan.uses_keywords and has_words)
 
     def thresholds(self) -> dict[str, float]:
         """The confidence threshold of each signal."""
