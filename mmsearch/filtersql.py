@@ -10,6 +10,7 @@ The vector search then looks only at the allowed segment ids.
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 from dataclasses import dataclass
 from typing import Any
@@ -50,9 +51,14 @@ class ItemFilter:
             clauses.append(f"mm_ext(i.display) IN ({', '.join('?' * len(f.extensions))})")
             params.extend(sorted(f.extensions))
         if f.paths:
-            ors = " OR ".join(f"mm_regexp(?, {_ITEM_PATH})" for _ in f.paths)
+            # The glob's longest literal run, tested natively first, spares the Python
+            # regular expression most rows (100 ms -> a few at 50,000 files for d07/**).
+            ors = " OR ".join(
+                f"(instr({_ITEM_PATH}, ?) > 0 AND mm_regexp(?, {_ITEM_PATH}))" for _ in f.paths
+            )
             clauses.append(f"({ors})")
-            params.extend(compile_path_glob(p).pattern for p in f.paths)
+            for pattern in f.paths:
+                params.extend([_longest_literal(pattern), compile_path_glob(pattern).pattern])
         if f.after is not None:
             clauses.append("i.mtime_ns >= ?")
             params.append(int(f.after.timestamp() * 1e9))
@@ -78,9 +84,11 @@ class ItemFilter:
     def allowed_segments(self, connection: sqlite3.Connection) -> list[int]:
         """Ids of every segment of every file the filter lets through."""
         where, params = self.where()
+        # Files first, then their segments: the path and extension functions run once
+        # per file rather than once per segment.
         sql = (
-            "SELECT s.id FROM segments s JOIN items i ON i.id = s.item_id "
-            f"JOIN roots r ON r.id = i.root_id WHERE {where}"
+            "SELECT s.id FROM segments s WHERE s.item_id IN "
+            f"(SELECT i.id FROM items i JOIN roots r ON r.id = i.root_id WHERE {where})"
         )
         return [row[0] for row in connection.execute(sql, params)]
 
@@ -90,6 +98,12 @@ class ItemFilter:
         lines += [f"under {os.fsdecode(folder)}" for folder in self.within]
         lines += [f'contains the words "{phrase}" in this order' for phrase in self.phrases]
         return lines
+
+
+def _longest_literal(pattern: str) -> str:
+    """The longest run of the glob without wildcards: every matching path contains it."""
+    runs = re.split(r"\[[^\]]*\]?|[*?]", os.path.expanduser(pattern))
+    return max(runs, key=len)
 
 
 def _duration_sql(duration: DurationRange) -> tuple[str, list[float]]:

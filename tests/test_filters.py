@@ -284,3 +284,15 @@ def test_plan_counts_the_segments_a_filter_allows(lib: Library) -> None:
     assert lib.plan("harbour type:audio").allowed_segments == 12
     assert lib.plan("harbour duration:<60s").allowed_segments == 2
     assert lib.plan("harbour").allowed_segments is None
+
+
+@pytest.mark.parametrize(
+    ("pattern", "literal"),
+    [("d07/**", "d07/"), ("*.jpg", ".jpg"), ("[ab]*x", "x"), ("a[!bc]def", "def"), ("**", "")],
+)
+def test_the_native_prefilter_of_a_glob_is_text_every_match_contains(
+    pattern: str, literal: str
+) -> None:
+    from mmsearch.filtersql import _longest_literal
+
+    assert _longest_literal(pattern) == literal
