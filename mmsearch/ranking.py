@@ -116,12 +116,19 @@ class RerankContext:
     """Space label -> the :class:`mmsearch.search.SpaceSearch` serving it."""
     options: Mapping[str, Any]
     """Search options by name (``temperature``, ``diversity``, ``fusion``...)."""
+    _read: dict[tuple[str, int], npt.NDArray[np.float32]] = field(default_factory=dict)
+    """Vectors already read during this query: several rerankers ask for the same ones."""
 
     def stored_vectors(
         self, space_label: str, segment_ids: Sequence[int]
     ) -> dict[int, npt.NDArray[np.float32]]:
         """The stored float32 vectors of these segments in one space."""
-        return dict(self.spaces[space_label].stored_vectors(segment_ids))
+        missing = [s for s in segment_ids if (space_label, s) not in self._read]
+        if missing:
+            for sid, vector in self.spaces[space_label].stored_vectors(missing).items():
+                self._read[(space_label, sid)] = vector
+        found = ((s, self._read.get((space_label, s))) for s in segment_ids)
+        return {s: v for s, v in found if v is not None}
 
     def calibrate(
         self, space_label: str, similarity: npt.NDArray[np.float32], modalities: Sequence[str]
