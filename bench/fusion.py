@@ -30,7 +30,7 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,13 +39,13 @@ from mixed_corpus import build_corpus
 from mixed_queries import QUERIES
 
 from mmsearch import Library
+from mmsearch.cli_search import eval_searcher
 from mmsearch.errors import UsageError
 from mmsearch.evaluation import (
     METRIC_NAMES,
     EvalQuery,
     EvalReport,
     Metrics,
-    RankedHit,
     evaluate,
     load_queries,
 )
@@ -98,17 +98,6 @@ def check_indexed(lib: Library, queries: Sequence[EvalQuery]) -> None:
             f"{len(missing)} relevant files are not in the catalog {lib.db_path}, e.g. "
             f"{missing[0]}; give the --corpus that catalog was indexed from, or a new --catalog."
         )
-
-
-def searcher(lib: Library, options: SearchOptions) -> Callable[[EvalQuery], list[RankedHit]]:
-    """What :func:`evaluate` calls: one query under ``options``, hits as ranked paths."""
-
-    def search(query: EvalQuery) -> list[RankedHit]:
-        examples = [p for p in (query.image, query.audio) if p]
-        result = lib.search(query.text, examples=examples, options=options)
-        return [RankedHit(h.path, h.start, h.end, h.copies) for h in result.hits]
-
-    return search
 
 
 def groups(report: EvalReport) -> dict[str, Metrics]:
@@ -201,7 +190,7 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         reports = []
         for name, options in CONFIGS:
             started = time.perf_counter()
-            reports.append(evaluate(queries, searcher(lib, options), name=name))
+            reports.append(evaluate(queries, eval_searcher(lib, options), name=name))
             print(f"ran {name}: {len(queries)} queries in {time.perf_counter() - started:.1f}s")
     info = machine()
     print(f"\n{info['date']}, {info['cpus']} CPUs, load {' '.join(map(str, info['load']))}")

@@ -40,11 +40,13 @@ from mmsearch.plugins import load_plugins
 
 ROOT = b"/bench/corpus"
 MEDIA_MIX = {"image": 0.89, "text": 0.10, "audio": 0.01}
-COMMON = (
-    "beach sunset harbour car train station budget meeting invoice recipe garden cat dog "
-    "mountain river forest city bridge birthday party concert rain snow winter summer "
-    "kitchen office school holiday flight hotel museum market bicycle boat lake island"
-).split()
+COMMON = [
+    *("beach", "sunset", "harbour", "car", "train", "station", "budget", "meeting"),
+    *("invoice", "recipe", "garden", "cat", "dog", "mountain", "river", "forest", "city"),
+    *("bridge", "birthday", "party", "concert", "rain", "snow", "winter", "summer"),
+    *("kitchen", "office", "school", "holiday", "flight", "hotel", "museum", "market"),
+    *("bicycle", "boat", "lake", "island"),
+]
 TEMPLATES = (
     "{0} near the {1}",
     "photos of the {0} and the {1}",
@@ -60,8 +62,7 @@ def vocabulary(rng: np.random.Generator, size: int = 3000) -> list[str]:
     letters = list("bcdfghjklmnprstvz")
     vowels = list("aeiou")
     filler = {
-        "".join(rng.choice(letters) + rng.choice(vowels) for _ in range(3))
-        for _ in range(size * 2)
+        "".join(rng.choice(letters) + rng.choice(vowels) for _ in range(3)) for _ in range(size * 2)
     }
     return COMMON + sorted(filler)[: size - len(COMMON)]
 
@@ -126,7 +127,9 @@ def stats(samples: Sequence[float]) -> str:
     return f"p50 {statistics.median(ms):7.2f}  p95 {p95:7.2f}  mean {statistics.fmean(ms):7.2f} ms"
 
 
-def timed(run: Callable[[str], dict[str, float]], texts: Sequence[str]) -> tuple[list[float], list[float]]:
+def timed(
+    run: Callable[[str], dict[str, float]], texts: Sequence[str]
+) -> tuple[list[float], list[float]]:
     """End-to-end seconds and non-embedding seconds per query."""
     total, overhead = [], []
     for text in texts:
@@ -148,11 +151,14 @@ def main() -> None:
     encoder = registry.encoder("offline")
     if encoder is None:
         raise SystemExit("The offline encoder plugin (plugins/mmsearch-offline) is not installed.")
-    print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cpus, "
-          f"load {os.getloadavg()[0]:.2f}; {args.vectors} vectors, {args.queries} queries")  # fmt: skip
-    with tempfile.TemporaryDirectory() as tmp, Library.open(
-        Path(tmp) / "catalog.db", registry=registry
-    ) as lib:
+    machine = platform.processor() or platform.machine()
+    load = os.getloadavg()[0]
+    print(f"# {machine}, {os.cpu_count()} cpus, load {load:.2f}; {args.vectors} vectors, "
+          f"{args.queries} queries")  # fmt: skip
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        Library.open(Path(tmp) / "catalog.db", registry=registry) as lib,
+    ):
         started = time.perf_counter()
         seed_catalog(lib, encoder, args.vectors, args.seed)
         print(f"seeded in {time.perf_counter() - started:.1f} s")

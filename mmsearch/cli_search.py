@@ -257,7 +257,8 @@ def _signed(value: str) -> list[tuple[str, str]]:
     return out
 
 
-def _searcher(lib: Library, options: SearchOptions) -> Callable[[EvalQuery], list[RankedHit]]:
+def eval_searcher(lib: Library, options: SearchOptions) -> Callable[[EvalQuery], list[RankedHit]]:
+    """What :func:`mmsearch.evaluation.evaluate` calls: one query under ``options``."""
     from mmsearch.evaluation import RankedHit
 
     def search(query: EvalQuery) -> list[RankedHit]:
@@ -292,7 +293,7 @@ def eval_command(ctx: click.Context, queries: Path, config: str, compare: str | 
         if compare is not None:
             configs.append((compare or "default", parse_config(compare)))
         reports = [
-            evaluate(loaded, _searcher(lib, opts), name=name, modality_of=_modality_of(lib))
+            evaluate(loaded, eval_searcher(lib, opts), name=name, modality_of=_modality_of(lib))
             for name, opts in configs
         ]
     if as_json:

@@ -140,6 +140,16 @@ class RerankContext:
         return calibrated
 
 
+def positive_mean(parts: Sequence[QueryPart], label: str) -> npt.NDArray[np.float32] | None:
+    """The weighted, normalised mean of the positive parts' vectors in one space (None if none)."""
+    positives = [p for p in parts if not p.negative and label in p.vectors]
+    if not positives:
+        return None
+    total = np.sum([p.weight * p.vectors[label] for p in positives], axis=0)
+    norm = float(np.linalg.norm(total))
+    return None if norm == 0 else (total / norm).astype(np.float32)
+
+
 class Reranker(ABC):
     """Reorders, rescores, merges or drops candidates.
 

@@ -25,6 +25,7 @@ from mmsearch.ranking import (
     RerankContext,
     Reranker,
     Signal,
+    positive_mean,
     vector_signal,
 )
 
@@ -32,15 +33,6 @@ FloatArray = npt.NDArray[np.float64]
 
 NEGATIVE_FLOOR = 1.0
 """A negative part pushes a segment down by how far its calibrated score exceeds this."""
-
-
-def _combined(parts: Sequence[QueryPart], label: str) -> npt.NDArray[np.float32] | None:
-    positives = [p for p in parts if not p.negative and label in p.vectors]
-    if not positives:
-        return None
-    total = np.sum([p.weight * p.vectors[label] for p in positives], axis=0)
-    norm = float(np.linalg.norm(total))
-    return None if norm == 0 else (total / norm).astype(np.float32)
 
 
 class ExactRescore(Reranker):
@@ -61,7 +53,7 @@ class ExactRescore(Reranker):
     def _rescore_space(
         self, candidates: list[Candidate], context: RerankContext, label: str
     ) -> None:
-        combined = _combined(context.parts, label)
+        combined = positive_mean(context.parts, label)
         if combined is None:
             return
         parts = [p for p in context.parts if label in p.vectors]

@@ -38,6 +38,7 @@ from mmsearch.ranking import (
     Reranker,
     SegmentMatch,
     Signal,
+    positive_mean,
     vector_signal,
 )
 from mmsearch.report import display_path
@@ -179,7 +180,7 @@ class PlanRunner:
     ) -> None:
         depth = self.plan.options.candidates * 4
         for label, space in self.spaces.items():
-            query = _positive_mean(parts, label)
+            query = positive_mean(parts, label)
             if query is None:
                 continue
             ids, sims = space.search(query, depth, allowed)
@@ -272,15 +273,6 @@ class PlanRunner:
             best_weak=None if any_confident else best_weak,
             timings=self.timings,
         )
-
-
-def _positive_mean(parts: Sequence[QueryPart], label: str) -> npt.NDArray[np.float32] | None:
-    positives = [p for p in parts if not p.negative and label in p.vectors]
-    if not positives:
-        return None
-    total = np.sum([p.weight * p.vectors[label] for p in positives], axis=0)
-    norm = float(np.linalg.norm(total))
-    return None if norm == 0 else (total / norm).astype(np.float32)
 
 
 def _chunks(values: Sequence[int]) -> Iterator[Sequence[int]]:
