@@ -65,9 +65,11 @@ def fuse(
 def combine(calibrated: Sequence[float], signal_count: int) -> float:
     """Calibrated scores of independent signals as one calibrated score (Fisher's method)."""
     count = max(signal_count, len(calibrated), 1)
-    statistic = sum(-2.0 * _log_upper_tail(z) for z in calibrated if z > 0)
+    statistic = sum(-2.0 * _log_upper_tail(z) for z in calibrated)
+    # A score below zero (a push-down, or a signal that matched worse than chance) also
+    # counts as itself: it would otherwise vanish into a tail probability near one.
     pushed = sum(z for z in calibrated if z < 0)
-    if statistic == 0.0:
+    if statistic <= 0.0:
         return pushed
     half = statistic / 2.0
     # Tail of chi-square with 2 * count degrees of freedom: e^-h * sum_{i<count} h^i / i!

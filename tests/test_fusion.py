@@ -30,7 +30,8 @@ def test_a_signal_that_found_nothing_counts_as_chance() -> None:
 
 
 def test_negative_evidence_is_subtracted() -> None:
-    assert combine([7.0, -2.0], 2) == pytest.approx(combine([7.0], 2) - 2.0)
+    # The push-down counts as itself (its tail probability adds almost nothing).
+    assert combine([7.0, -2.0], 2) == pytest.approx(combine([7.0], 2) - 2.0, abs=0.05)
 
 
 def test_far_tail_scores_stay_finite_and_ordered() -> None:
@@ -65,3 +66,12 @@ def test_calibration_goes_stale_when_the_space_grows_by_a_fifth() -> None:
 def test_an_unreadable_stored_calibration_is_measured_again() -> None:
     assert Calibration.from_json("{not json") is None
     assert Calibration.from_json('{"version": 1, "mean": 0}') is None
+
+
+@pytest.mark.parametrize("count", [1, 2, 3])
+def test_the_fused_score_rises_with_every_signal(count: int) -> None:
+    steps = [z / 4 for z in range(-16, 40)]
+    fused = [combine([z], count) for z in steps]
+    assert fused == sorted(fused) and len(set(fused)) == len(fused)
+    with_other = [combine([z, 1.5], count) for z in steps]
+    assert with_other == sorted(with_other)
