@@ -15,7 +15,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from mmsearch.querylang import DurationRange, Filters, compile_path_glob
+from mmsearch.filtervalues import DurationRange, Filters, compile_path_glob
 
 _ITEM_PATH = "rtrim(r.display, '/') || '/' || i.display"
 _ITEM_DURATION = '(SELECT max(s2."end") FROM segments s2 WHERE s2.item_id = i.id)'
