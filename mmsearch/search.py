@@ -212,12 +212,16 @@ class PlanRunner:
         stats = KeywordStats(conn, [*words, *self.plan.negative_keywords], self.keyword_counts)
         by_segment = {row.segment_id: row for row in rows}
         for candidate in candidates:
-            # The keyword text of a segment includes its file's path below the root.
+            # Each segment's words, once; its keyword text also holds its file's path.
             name_tokens = set(tokens(names.get(candidate.item_id, "")))
+            words_of = {
+                sid: set(tokens(segment.text or "")) for sid, segment in candidate.segments.items()
+            }
             if words:
-                _keyword_signal(candidate, words, stats, by_segment, name_tokens)
+                _keyword_signal(candidate, words, stats, by_segment, words_of, name_tokens)
             for part in negatives:
-                _push_down_words(candidate, part.text or "", part.weight, stats, name_tokens)
+                present = name_tokens.union(*words_of.values())
+                _push_down_words(candidate, part.text or "", part.weight, stats, present)
 
     # -- reranking and fusion -------------------------------------------------
 
@@ -258,10 +262,13 @@ class PlanRunner:
         best_weak: Hit | None = None
         for candidate in ranked:
             confident = is_confident(candidate, thresholds)
+            kept = confident or options.keep_weak
+            if not kept and best_weak is not None:
+                continue  # explanations are built only for what is shown
             hit = _hit(candidate, build_why(candidate, thresholds, options.fusion, confident))
             if not confident and best_weak is None:
                 best_weak = hit
-            if confident or options.keep_weak:
+            if kept:
                 hits.append(hit)
             if len(hits) >= options.k:
                 break
@@ -345,12 +352,13 @@ def _keyword_signal(
     words: list[str],
     stats: KeywordStats,
     by_segment: dict[int, KeywordRow],
+    words_of: dict[int, set[str]],
     name_tokens: set[str],
 ) -> None:
     best: tuple[float, float, int] | None = None
     best_match = None
     for sid, segment in candidate.segments.items():
-        match = stats.judge(words, set(tokens(segment.text or "")) | name_tokens)
+        match = stats.judge(words, words_of[sid] | name_tokens)
         if not match.matched:
             continue
         segment.scores[KEYWORD] = match.calibrated
@@ -362,7 +370,7 @@ def _keyword_signal(
     sid, match = best_match
     row = by_segment.get(sid)
     segment = candidate.segments[sid]
-    in_text = set(tokens(segment.text or ""))
+    in_text = words_of[sid]
     detail: dict[str, Any] = {
         "matched": list(match.matched),
         "coverage": round(match.coverage, 3),
@@ -375,15 +383,12 @@ def _keyword_signal(
 
 
 def _push_down_words(
-    candidate: Candidate, text: str, weight: float, stats: KeywordStats, name_tokens: set[str]
+    candidate: Candidate, text: str, weight: float, stats: KeywordStats, present: set[str]
 ) -> None:
-    """A negative part's words found in the file lower its keyword score."""
+    """A negative part's words found in the file (``present``) lower its keyword score."""
     words = tokens(text)
     if not words:
         return
-    present = set(name_tokens)
-    for segment in candidate.segments.values():
-        present.update(tokens(segment.text or ""))
     if not all(w in present for w in words):
         return
     probability = 1.0
