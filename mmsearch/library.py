@@ -47,6 +47,7 @@ class Library:
         self.catalog = Catalog(db_path)
         self._stores: dict[int, FaissStore] = {}
         self._calibrations: dict[int, Calibration] = {}
+        self._encoders: dict[str, Encoder] = {}
         self._query_cache = QueryCache()
         # Word counts for keyword calibration, valid while the spaces' generations hold.
         self._keyword_counts: tuple[object, dict[str, int]] = ((), {})
@@ -82,6 +83,11 @@ class Library:
 
     def encoder_for(self, space: SpaceInfo) -> Encoder:
         """The installed encoder that writes ``space``; raises if none does."""
+        # One configured encoder per space for the library's life: `configure` may return
+        # a new object (another checkpoint), whose weights would load again on every query.
+        cached = self._encoders.get(space.key)
+        if cached is not None:
+            return cached
         encoder = self.registry.encoder(space.encoder_id)
         try:
             configured = encoder.configure(space.checkpoint) if encoder else None
@@ -94,6 +100,7 @@ class Library:
                 "plugin provides now. Install the plugin that provides it "
                 "(see `mmsearch plugins`), or index into a new catalog with --db."
             )
+        self._encoders[space.key] = configured
         return configured
 
     def choose_encoder(self, encoder_id: str | None = None, model: str | None = None) -> Encoder:

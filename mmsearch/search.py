@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mmsearch.calibration import keyword_calibrated
-from mmsearch.catalog.catalog import Catalog
+from mmsearch.catalog.catalog import Catalog, chunks
 from mmsearch.explain import build_why, snippet
 from mmsearch.fusion import fuse, is_confident
 from mmsearch.keyword import KeywordRow, KeywordStats, search_keywords, tokens
@@ -47,7 +47,6 @@ from mmsearch.spacesearch import SpaceSearch
 KEYWORD_THRESHOLD = 0.84
 """A keyword match is confident from here: at most a 1-in-5 chance that a random segment
 holds the same words (and most of the query's words must be there, see fusion)."""
-_SQL_CHUNK = 900
 
 
 @dataclass(slots=True)
@@ -282,15 +281,10 @@ class PlanRunner:
         )
 
 
-def _chunks(values: Sequence[int]) -> Iterator[Sequence[int]]:
-    for start in range(0, len(values), _SQL_CHUNK):
-        yield values[start : start + _SQL_CHUNK]
-
-
 def _items_of(conn: sqlite3.Connection, segment_ids: list[int]) -> dict[int, tuple[int, str]]:
     """Segment id -> (item id, segment modality), for segments of files still indexed."""
     out: dict[int, tuple[int, str]] = {}
-    for chunk in _chunks(segment_ids):
+    for chunk in chunks(segment_ids):
         marks = ",".join("?" * len(chunk))
         sql = (
             "SELECT s.id, s.item_id, s.modality FROM segments s JOIN items i ON i.id = s.item_id "
@@ -318,7 +312,7 @@ def _load_candidates(
     candidates: dict[int, Candidate] = {}
     names: dict[int, str] = {}
     item_ids = list(found)
-    for chunk in _chunks(item_ids):
+    for chunk in chunks(item_ids):
         marks = ",".join("?" * len(chunk))
         sql = (
             "SELECT i.id, r.path, i.relpath, i.media_type, i.content_hash, i.display "
@@ -332,7 +326,7 @@ def _load_candidates(
             candidate = Candidate(item_id, shown, media_type or "unknown", content_hash)
             candidate.signals = dict(found[item_id])
             candidates[item_id] = candidate
-    for chunk in _chunks(list(candidates)):
+    for chunk in chunks(list(candidates)):
         marks = ",".join("?" * len(chunk))
         sql = (
             'SELECT id, item_id, kind, modality, start, "end", text, char_start, char_end '
