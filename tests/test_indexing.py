@@ -296,9 +296,12 @@ def test_query_by_example_image_finds_that_image(library: Library, media: Path) 
 
 
 def test_stored_vectors_are_float32_unit_length(library: Library, media: Path) -> None:
-    library.index(media)
+    report = library.index(media)
     with sqlite3.connect(library.db_path) as conn:
         blobs = [r[0] for r in conn.execute("SELECT data FROM vectors")]
+    # The loop below checks nothing unless every segment of the five files was stored.
+    assert report.indexed == 5 and report.segments >= 5
+    assert len(blobs) == report.segments
     for blob in blobs:
         vector = np.frombuffer(blob, dtype=np.float32)
         assert vector.shape == (256,)
