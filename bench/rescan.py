@@ -45,6 +45,7 @@ from mmsearch.scanner import Scanner
 T = TypeVar("T")
 _WORDS = ("alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india")
 TARGET_SECONDS = 5.0
+TARGET_FILES = 100_000
 
 
 def timed(fn: Callable[[], T]) -> tuple[T, float]:
@@ -130,6 +131,14 @@ def breakdown(lib: Library, root: Path) -> list[tuple[str, float]]:
     return steps
 
 
+def verdict(median: float, files: int) -> str:
+    """The target's verdict, said only for a run of the size the target is for."""
+    if files != TARGET_FILES:
+        return f" (the target, < {TARGET_SECONDS:.0f}s, is for {TARGET_FILES:,} files: not judged)"
+    met = "OK" if median < TARGET_SECONDS else "MISSED"
+    return f" (target < {TARGET_SECONDS:.0f}s for {TARGET_FILES:,} files: {met})"
+
+
 def profile_rescan(lib: Library, root: Path, top: int) -> str:
     """cProfile of one warm re-scan, top functions by cumulative time."""
     profiler = cProfile.Profile()
@@ -143,7 +152,7 @@ def profile_rescan(lib: Library, root: Path, top: int) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--files", type=int, default=100_000, help="files to generate")
+    parser.add_argument("--files", type=int, default=TARGET_FILES, help="files to generate")
     parser.add_argument(
         "--dirs",
         type=int,
@@ -254,11 +263,9 @@ def main() -> None:
             print("\nsummary:")
             for label, times in (("same Library ", warm), ("fresh Library", cold)):
                 median = statistics.median(times)
-                verdict = "OK" if median < TARGET_SECONDS else "OVER"
                 print(
                     f"  re-scan {label}: median {median:.3f}s, "
-                    f"{args.files / median:,.0f} files/s "
-                    f"(target < {TARGET_SECONDS:.0f}s for 100,000 files: {verdict})"
+                    f"{args.files / median:,.0f} files/s{verdict(median, args.files)}"
                 )
             print("  all re-scans reported every file unchanged: yes")
             print(f"  load average now: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")

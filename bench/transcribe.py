@@ -6,8 +6,9 @@ espeak-ng speaks from random words (seeded, so every run hears the same), as
 decoding, the voice-activity filter, whisper and the windowing, end to end.
 The real-time factor is seconds of work per second of audio; lower is faster.
 The model is loaded before timing (its load time is printed apart), and each
-configuration runs ``--repeat`` times, the best run reported, because other
-processes on a shared machine only ever make a run slower.
+configuration runs ``--repeat`` times; the line reports the median of those runs
+("median of N") and, beside it, the fastest ("best"), since other processes on a
+shared machine only ever make a run slower.
 
 Target: RTF <= 0.15 for the default (faster-whisper tiny.en, int8, CPU).
 
@@ -24,6 +25,7 @@ import os
 import platform
 import random
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -135,8 +137,8 @@ def write_opus(path: Path, pcm: npt.NDArray[np.int16]) -> None:
         out.mux(stream.encode(None))
 
 
-def best_run(path: Path, options: dict[str, Any], repeat: int) -> tuple[float, int]:
-    """The fastest of ``repeat`` runs, in seconds, and the number of windows made."""
+def timed_runs(path: Path, options: dict[str, Any], repeat: int) -> tuple[list[float], int]:
+    """The seconds of each of ``repeat`` runs, and the number of windows made."""
     raw = os.fsencode(path)
     source = Source(raw, path.name, path.stat().st_size, ExtractSettings(options=options))
     times, windows = [], 0
@@ -144,7 +146,7 @@ def best_run(path: Path, options: dict[str, Any], repeat: int) -> tuple[float, i
         started = time.perf_counter()
         windows = len(transcribe_file(source))
         times.append(time.perf_counter() - started)
-    return min(times), windows
+    return times, windows
 
 
 def load_seconds(options: dict[str, Any]) -> float:
@@ -158,7 +160,7 @@ def load_seconds(options: dict[str, Any]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--minutes", type=float, default=3.0)
-    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs")
     with tempfile.TemporaryDirectory() as folder:
@@ -169,9 +171,11 @@ def main() -> None:
         print(f"recording: {seconds:.0f} s of speech, {path.stat().st_size / 1e3:.0f} kB Opus")
         for label, options in CONFIGS:
             loaded = load_seconds(options)
-            best, windows = best_run(path, options, args.repeat)
+            times, windows = timed_runs(path, options, args.repeat)
+            median, best = statistics.median(times), min(times)
             print(
-                f"{label:36s} RTF {best / seconds:.3f}  ({best:.1f} s, {windows} windows, "
+                f"{label:36s} RTF {median / seconds:.3f} median of {len(times)} "
+                f"(best {best / seconds:.3f}; {median:.1f} s, {windows} windows, "
                 f"model load {loaded:.1f} s)"
             )
 
