@@ -65,8 +65,31 @@ def _open_clip_tiny(encoder: Encoder) -> Encoder:
     return encoder.configure(f"{TINY_ARCH}:random")
 
 
-# Encoders whose default weights cannot be had offline, and the checkpoint to test instead.
+# Encoders whose default weights may need the network, and the checkpoint always tested
+# instead: the suites must run the same offline and online (never download ViT-B-32).
 TEST_CHECKPOINTS: dict[str, Callable[[Encoder], Encoder]] = {"open-clip": _open_clip_tiny}
+
+
+def _encoder_to_check(name: str) -> Encoder:
+    encoder = INSTALLED.encoders[name]
+    if name in TEST_CHECKPOINTS:
+        return TEST_CHECKPOINTS[name](encoder)
+    if encoder.unavailable_reason() is None:
+        return encoder
+    pytest.skip(f"{name} cannot run here: {encoder.unavailable_reason()}")
+
+
+def test_open_clip_is_checked_on_the_tiny_model_even_when_the_hub_is_reachable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    if "open-clip" not in INSTALLED.encoders:
+        pytest.skip("the open-clip plugin is not installed")
+    asked: list[str] = []
+    encoder_class = type(INSTALLED.encoders["open-clip"])
+    monkeypatch.setattr(encoder_class, "unavailable_reason", lambda self: asked.append("?"))
+    checked = _encoder_to_check("open-clip")
+    assert checked.checkpoint.endswith(":random") and checked.dim == 64
+    assert asked == []  # not even a network probe
 
 
 def test_the_first_party_plugins_are_among_those_checked() -> None:
@@ -82,12 +105,7 @@ class TestInstalledEncoders(EncoderConformance):
     @pytest.fixture(scope="class", params=sorted(INSTALLED.encoders))
     @classmethod
     def encoder(cls, request: pytest.FixtureRequest) -> Encoder:
-        encoder = INSTALLED.encoders[request.param]
-        if encoder.unavailable_reason() is None:
-            return encoder
-        if request.param in TEST_CHECKPOINTS:
-            return TEST_CHECKPOINTS[request.param](encoder)
-        pytest.skip(f"{request.param} cannot run here: {encoder.unavailable_reason()}")
+        return _encoder_to_check(request.param)
 
 
 SPEECH = REPO / "tests" / "media" / "speech"
