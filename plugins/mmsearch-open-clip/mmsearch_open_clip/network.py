@@ -23,6 +23,11 @@ def _target(url: str) -> tuple[str, int]:
     return parts.hostname or "", parts.port or default
 
 
+def _wait(worker: threading.Thread, seconds: float) -> None:
+    """Wait for the probe at most ``seconds``; tests replace it to run out the clock at once."""
+    worker.join(seconds)
+
+
 def unreachable_reason(url: str, timeout: float = PROBE_SECONDS) -> str | None:
     """None when a connection to the server of ``url`` opens within ``timeout``; else why not."""
     host, port = _target(url)
@@ -37,7 +42,7 @@ def unreachable_reason(url: str, timeout: float = PROBE_SECONDS) -> str | None:
 
     worker = threading.Thread(target=probe, name="mmsearch-net-probe", daemon=True)
     worker.start()
-    worker.join(timeout)
+    _wait(worker, timeout)
     if not outcome:
         return f"{host}:{port} did not answer within {timeout:g} s"
     return outcome[0]
