@@ -39,9 +39,9 @@ from mixed_corpus import build_corpus
 from mixed_queries import QUERIES
 
 from mmsearch import Library
-from mmsearch.cli_search import eval_searcher
+from mmsearch.cli.search import eval_searcher
 from mmsearch.errors import UsageError
-from mmsearch.evaluation import (
+from mmsearch.query.evaluation import (
     METRIC_NAMES,
     EvalQuery,
     EvalReport,
@@ -49,7 +49,7 @@ from mmsearch.evaluation import (
     evaluate,
     load_queries,
 )
-from mmsearch.planner import SearchOptions
+from mmsearch.query.planner import SearchOptions
 
 CONFIGS: tuple[tuple[str, SearchOptions], ...] = (
     ("vector", SearchOptions(k=10, keep_weak=True, signals=("vector",))),

@@ -158,7 +158,7 @@ def decode_rate(paths: Sequence[Path], min_side: int | None, workers: int) -> fl
     from mmsearch_images import PillowImageExtractor
 
     from mmsearch import ExtractSettings, Source
-    from mmsearch.extraction import extract_file
+    from mmsearch.index.extraction import extract_file
 
     options = {} if min_side is None else {"image_min_side": min_side}
     settings = ExtractSettings(options=options)
@@ -196,13 +196,13 @@ def preprocess_ms(encoder: Any, images: Sequence[Image.Image]) -> float:
 
 def patched_window(window: int) -> None:
     """Experiment: let extraction run ``window`` files ahead of encoding (engine default 4)."""
-    import mmsearch.indexer
-    from mmsearch.pipeline import extract_in_order
+    import mmsearch.index.indexer
+    from mmsearch.index.pipeline import extract_in_order
 
     def wider(items: Any, extract: Callable[[Any], Any], workers: int) -> Iterator[Any]:
         return extract_in_order(items, extract, workers, window=window)
 
-    mmsearch.indexer.extract_in_order = wider  # type: ignore[assignment]
+    mmsearch.index.indexer.extract_in_order = wider  # type: ignore[assignment]
 
 
 # -- model comparison ----------------------------------------------------------------------

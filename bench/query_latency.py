@@ -35,8 +35,8 @@ from pathlib import Path
 import numpy as np
 
 from mmsearch import Encoder, Library, SearchOptions
-from mmsearch.catalog.catalog import ItemRecord, NewSegment
 from mmsearch.plugins import load_plugins
+from mmsearch.store.catalog import ItemRecord, NewSegment
 
 ROOT = b"/bench/corpus"
 MEDIA_MIX = {"image": 0.89, "text": 0.10, "audio": 0.01}

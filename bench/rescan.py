@@ -38,9 +38,9 @@ from typing import TypeVar
 import faiss
 
 from mmsearch import IndexOptions, Library
-from mmsearch.locations import index_folder
-from mmsearch.report import IndexReport
-from mmsearch.scanner import Scanner
+from mmsearch.index.report import IndexReport
+from mmsearch.index.scanner import Scanner
+from mmsearch.store.locations import index_folder
 
 T = TypeVar("T")
 _WORDS = ("alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from mmsearch.catalog.schema import Base
+from mmsearch.store.schema import Base
 
 connection = context.config.attributes["connection"]
 context.configure(

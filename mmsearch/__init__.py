@@ -14,6 +14,7 @@ from mmsearch.contracts import (
     ExtractSettings,
     MediaType,
     Modality,
+    Reranker,
     Segment,
     SkipFile,
     Source,
@@ -27,38 +28,37 @@ from mmsearch.errors import (
     UsageError,
 )
 from mmsearch.hookspecs import hookimpl
-from mmsearch.ranking import (
+from mmsearch.query.ranking import (
     FUSION_ORDER,
     KEYWORD,
     Candidate,
     QueryPart,
     RerankContext,
-    Reranker,
     SegmentMatch,
     Signal,
     vector_signal,
 )
 
 if TYPE_CHECKING:
-    from mmsearch.indexer import IndexOptions
+    from mmsearch.index.indexer import IndexOptions
+    from mmsearch.index.report import IndexReport
     from mmsearch.library import Library
-    from mmsearch.planner import Example, SearchOptions
-    from mmsearch.query import Hit
-    from mmsearch.querylang import Filters
-    from mmsearch.report import IndexReport
-    from mmsearch.search import SearchResult
+    from mmsearch.query.hits import Hit
+    from mmsearch.query.planner import Example, SearchOptions
+    from mmsearch.query.querylang import Filters
+    from mmsearch.query.runner import SearchResult
 
 # The engine (SQLAlchemy, alembic, FAISS) loads on first use, so a plugin that
 # imports the contracts, and `mmsearch --help`, stay fast.
 _LAZY = {
-    "IndexOptions": "mmsearch.indexer",
+    "IndexOptions": "mmsearch.index.indexer",
     "Library": "mmsearch.library",
-    "SearchOptions": "mmsearch.planner",
-    "Example": "mmsearch.planner",
-    "SearchResult": "mmsearch.search",
-    "Filters": "mmsearch.querylang",
-    "Hit": "mmsearch.query",
-    "IndexReport": "mmsearch.report",
+    "SearchOptions": "mmsearch.query.planner",
+    "Example": "mmsearch.query.planner",
+    "SearchResult": "mmsearch.query.runner",
+    "Filters": "mmsearch.query.querylang",
+    "Hit": "mmsearch.query.hits",
+    "IndexReport": "mmsearch.index.report",
 }
 
 

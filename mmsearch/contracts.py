@@ -1,5 +1,6 @@
 """The contracts a plugin implements: extractors turn files into segments,
-encoders turn segments into vectors.
+encoders turn segments into vectors, rerankers reorder results, vector stores
+keep and search a space's vectors.
 
 Each contract is an ABC with capability attributes and one abstract method, so
 a plugin author fills in a few class attributes and writes one function.
@@ -12,18 +13,25 @@ from __future__ import annotations
 import dataclasses
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, get_args
 
 import numpy as np
 import numpy.typing as npt
 
+if TYPE_CHECKING:
+    from mmsearch.query.ranking import Candidate, RerankContext
+
 Modality = Literal["image", "text", "audio"]
 """What an encoder receives: a PIL image, a string, or a mono float32 waveform."""
 
-MediaType = Literal["image", "text", "audio", "video"]
+MediaType = Literal["image", "audio", "text", "video"]
 """The kind of file an item is."""
+
+MEDIA_TYPES: tuple[MediaType, ...] = get_args(MediaType)
+"""Every media type, in the order messages and reports list them."""
 
 
 class SkipFile(Exception):
@@ -218,3 +226,155 @@ class Encoder(ABC):
     def space_key(self) -> str:
         """The identity of the space this encoder writes into."""
         return f"{self.encoder_id}|{self.checkpoint}|{self.dim}|{self.preprocessing_version}"
+
+
+class Reranker(ABC):
+    """Reorders, rescores, merges or drops candidates.
+
+    Subclasses set ``name`` and ``order`` and implement :meth:`rerank`.
+    ``default`` says whether it runs unless the query turns it off; a reranker
+    with ``default = False`` runs only when asked for (``--rerank NAME``).
+    """
+
+    name: ClassVar[str]
+    order: ClassVar[int]
+    default: ClassVar[bool] = True
+    description: ClassVar[str] = ""
+
+    @abstractmethod
+    def rerank(self, candidates: list[Candidate], context: RerankContext) -> list[Candidate]:
+        """Return the candidates in their new order (a new list or the same one)."""
+
+
+FloatArray = npt.NDArray[np.float32]
+IdArray = npt.NDArray[np.int64]
+VectorBatches = Callable[[], Iterable[tuple[IdArray, FloatArray]]]
+"""Reads every (segment ids, vectors) of a space from the catalog, batch by batch, id order."""
+
+
+@dataclass(frozen=True, slots=True)
+class IndexTarget:
+    """The one space of one catalog a vector index serves, and where it may keep files."""
+
+    catalog_id: str
+    """The catalog's identity (a UUID kept in it): an index made for another catalog is
+    never served, however alike the two look."""
+    space_id: int
+    space_key: str
+    dim: int
+    folder: Path
+    """The catalog's index folder (beside the catalog file), for stores that keep files."""
+    options: Mapping[str, str] = field(default_factory=dict)
+    """Store settings from ``MMSEARCH_STORE_*`` variables or the caller (``--set``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogVectors:
+    """What the catalog holds for one space: an index must reflect exactly this."""
+
+    generation: int
+    """Bumped by the catalog on every change to the space's vectors."""
+    count: int
+    batches: VectorBatches
+
+
+@dataclass(slots=True)
+class IndexHealth:
+    """What ``mmsearch status`` says about one space's vector index."""
+
+    state: Literal["ok", "stale", "missing", "damaged", "unreachable"]
+    detail: str | None = None
+    """What is wrong and what happens next, when the state is not ok."""
+    kind: str = ""
+    """How it searches, e.g. ``flat (exact)`` or ``ivf-pq, exact re-rank``."""
+    location: str = ""
+    vectors: int | None = None
+    size_bytes: int | None = None
+    build_seconds: float | None = None
+    recall: float | None = None
+    """recall@10 against exact search measured on a sample when it was built (None: exact)."""
+
+    def to_json(self) -> dict[str, Any]:
+        """The stable JSON shape of an index's health."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+
+class VectorIndex(ABC):
+    """The vector index of one space: a rebuildable cache of the vectors the catalog holds.
+
+    The catalog is the source of truth: ids are segment ids, every hit is
+    resolved through it, and whatever an index keeps (a file, a collection on a
+    server) can be rebuilt from :class:`CatalogVectors`. ``generation`` is the
+    catalog generation the contents reflect (-1: none yet); the engine reuses an
+    open index only while it equals the catalog's.
+    """
+
+    recall: ClassVar[float] = 1.0
+    """The recall@10 against exact search it promises (1.0: exact); the kit holds it to that."""
+    generation: int = -1
+
+    @property
+    @abstractmethod
+    def ntotal(self) -> int:
+        """How many vectors it holds."""
+
+    @abstractmethod
+    def add(self, ids: IdArray, vectors: FloatArray) -> None:
+        """Add unit vectors keyed by segment id."""
+
+    @abstractmethod
+    def remove(self, ids: IdArray) -> None:
+        """Remove vectors by segment id; unknown ids are ignored."""
+
+    @abstractmethod
+    def search(
+        self, query: FloatArray, k: int, allowed: IdArray | None = None
+    ) -> tuple[IdArray, FloatArray]:
+        """The ``k`` nearest ids by inner product, best first, with their similarities.
+
+        With ``allowed``, only those ids may be returned, with exact scores: a
+        small allow-list gives exactly what exact search among them gives, a
+        large one no less recall than an unfiltered search (no post-filtering).
+        """
+
+    @abstractmethod
+    def ids(self) -> set[int]:
+        """Every segment id it holds (for checks against the catalog)."""
+
+    @abstractmethod
+    def sync(self, vectors: CatalogVectors) -> bool:
+        """Reflect the catalog: load what was persisted if it matches, else rebuild.
+
+        A rebuild for any reason but a first build logs one warning naming why.
+        Returns True when it rebuilt.
+        """
+
+    @abstractmethod
+    def rebuild(self, vectors: CatalogVectors) -> None:
+        """Replace the contents with the catalog's vectors."""
+
+    @abstractmethod
+    def persist(self, generation: int) -> None:
+        """Make the contents durable as reflecting ``generation`` (atomically)."""
+
+    @abstractmethod
+    def health(self, generation: int, count: int) -> IndexHealth:
+        """The state of what was persisted against the catalog's, read without loading it."""
+
+    def optimize(self, vectors: CatalogVectors) -> None:  # noqa: B027  (optional hook)
+        """After an index run: build a faster structure if the size calls for it."""
+
+    def close(self) -> None:  # noqa: B027  (optional hook)
+        """Release connections or memory; the default holds none."""
+
+
+class VectorStore(ABC):
+    """A kind of vector index (FAISS, Milvus, ...), registered by ``register_vector_stores``."""
+
+    name: ClassVar[str]
+    """What ``--store NAME`` and the catalog call it, e.g. ``"faiss"``."""
+    description: ClassVar[str] = ""
+
+    @abstractmethod
+    def open_index(self, target: IndexTarget) -> VectorIndex:
+        """The index of ``target``'s space; cheap: nothing is loaded until ``sync``."""

@@ -7,8 +7,7 @@ from collections.abc import Callable
 import click
 import pluggy
 
-from mmsearch.contracts import Annotator, Encoder, Extractor
-from mmsearch.ranking import Reranker
+from mmsearch.contracts import Annotator, Encoder, Extractor, Reranker, VectorStore
 
 hookspec = pluggy.HookspecMarker("mmsearch")
 hookimpl = pluggy.HookimplMarker("mmsearch")
@@ -32,6 +31,11 @@ def register_annotators(register: Callable[[Annotator], None]) -> None:
 @hookspec
 def register_rerankers(register: Callable[[Reranker], None]) -> None:
     """Call ``register(reranker)`` for each query reranker the plugin provides."""
+
+
+@hookspec
+def register_vector_stores(register: Callable[[VectorStore], None]) -> None:
+    """Call ``register(store)`` for each kind of vector index (``--store NAME``) it provides."""
 
 
 @hookspec

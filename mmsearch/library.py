@@ -10,27 +10,38 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
-from mmsearch.calibration import Calibration
-from mmsearch.catalog.catalog import Catalog, SpaceInfo
-from mmsearch.contracts import Encoder, ExtractSettings
-from mmsearch.errors import EncoderUnavailableError, UsageError
-from mmsearch.filtersql import ItemFilter
-from mmsearch.indexer import IndexOptions, Progress, RootIndexer, RunContext
-from mmsearch.locations import default_catalog_path, index_folder, lock_path
-from mmsearch.locking import writer_lock
-from mmsearch.plan_builder import build_plan, choose_rerankers
-from mmsearch.planner import Example, QueryPlan, SearchOptions, check_examples
+from mmsearch.contracts import (
+    MEDIA_TYPES,
+    CatalogVectors,
+    Encoder,
+    ExtractSettings,
+    IndexTarget,
+    Reranker,
+    VectorIndex,
+    VectorStore,
+)
+from mmsearch.errors import EncoderUnavailableError, MmsearchError, UsageError
+from mmsearch.index.indexer import IndexOptions, Progress, RootIndexer, RunContext
+from mmsearch.index.report import IndexReport
 from mmsearch.plugins import Registry, load_plugins
-from mmsearch.query import MEDIA_TYPES, Hit
-from mmsearch.querylang import Filters, parse_query
-from mmsearch.ranking import Reranker
-from mmsearch.report import IndexReport
-from mmsearch.search import KEYWORD_THRESHOLD, PlanRunner, SearchResult
-from mmsearch.spacesearch import QueryCache, SpaceSearch, load_calibration
+from mmsearch.query.calibration import Calibration
+from mmsearch.query.filtersql import ItemFilter
+from mmsearch.query.hits import Hit
+from mmsearch.query.plan_builder import build_plan, choose_rerankers
+from mmsearch.query.planner import Example, QueryPlan, SearchOptions, check_examples
+from mmsearch.query.querylang import Filters, parse_query
+from mmsearch.query.runner import KEYWORD_THRESHOLD, PlanRunner, SearchResult
+from mmsearch.query.spacesearch import QueryCache, SpaceSearch, load_calibration
 from mmsearch.status import LibraryStatus, collect_status
-from mmsearch.vectorstore import FaissStore
+from mmsearch.store.catalog import Catalog, SpaceInfo
+from mmsearch.store.locations import default_catalog_path, index_folder, lock_path
+from mmsearch.store.locking import writer_lock
 
 log = logging.getLogger("mmsearch")
+
+STORE_SETTING = "vector_store"
+"""The catalog setting that records the library's vector store."""
+DEFAULT_STORE = "faiss"
 
 
 class Library:
@@ -41,11 +52,12 @@ class Library:
     >>> hits = lib.query("a red car", k=10)      # doctest: +SKIP
     """
 
-    def __init__(self, db_path: Path, registry: Registry) -> None:
+    def __init__(self, db_path: Path, registry: Registry, store: str | None = None) -> None:
         self.db_path = db_path
         self.registry = registry
         self.catalog = Catalog(db_path)
-        self._stores: dict[int, FaissStore] = {}
+        self._store_name = store
+        self._stores: dict[int, VectorIndex] = {}
         self._calibrations: dict[int, Calibration] = {}
         self._encoders: dict[str, Encoder] = {}
         self._query_cache = QueryCache()
@@ -54,18 +66,30 @@ class Library:
 
     @classmethod
     def open(
-        cls, path: str | os.PathLike[str] | None = None, *, registry: Registry | None = None
+        cls,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        registry: Registry | None = None,
+        store: str | None = None,
     ) -> Library:
-        """Open (creating if needed) the catalog at ``path``, or at the default location."""
+        """Open (creating if needed) the catalog at ``path``, or at the default location.
+
+        ``store`` names the vector store (``--store``) for this session; an index
+        run records it as the library's default.
+        """
         db_path = Path(path).expanduser() if path is not None else default_catalog_path()
         if db_path.is_dir():
             raise UsageError(
                 f"{db_path} is a folder; give the catalog's file path, e.g. {db_path}/catalog.db"
             )
-        return cls(db_path.absolute(), registry if registry is not None else load_plugins())
+        chosen = registry if registry is not None else load_plugins()
+        return cls(db_path.absolute(), chosen, store)
 
     def close(self) -> None:
-        """Release the catalog's connections."""
+        """Release the vector indexes and the catalog's connections."""
+        for index in self._stores.values():
+            index.close()
+        self._stores.clear()
         self.catalog.close()
 
     def __enter__(self) -> Library:
@@ -164,40 +188,78 @@ class Library:
             )
         return encoder, space
 
-    def store(self, space: SpaceInfo) -> FaissStore:
+    @property
+    def store_name(self) -> str:
+        """The vector store in use: ``--store``, else the library's recorded one, else FAISS."""
+        return self._store_name or self.catalog.setting(STORE_SETTING) or DEFAULT_STORE
+
+    def vector_store(self) -> VectorStore:
+        """The installed vector store this library uses; raises if no plugin provides it."""
+        name = self.store_name
+        found = self.registry.vector_stores.get(name)
+        if found is None:
+            known = ", ".join(sorted(self.registry.vector_stores)) or "none"
+            raise UsageError(
+                f"No installed plugin provides the vector store '{name}' (installed: {known}); "
+                "install it, or choose another with --store (vectors are rebuilt from the "
+                "catalog)."
+            )
+        return found
+
+    def store(self, space: SpaceInfo) -> VectorIndex:
         """The space's vector index, loaded from its cache or rebuilt from the catalog."""
-        store = self._stores.get(space.id)
-        # Every change to a space's vectors bumps its generation (SQL triggers), and a store
-        # is only stamped with a generation it matches (load, rebuild, save), so a cached
-        # store at the current generation is current. Counting the vectors is O(n) (about
+        index = self._stores.get(space.id)
+        # Every change to a space's vectors bumps its generation (SQL triggers), and an index
+        # is only stamped with a generation it matches (sync, rebuild, persist), so a cached
+        # index at the current generation is current. Counting the vectors is O(n) (about
         # 5 ms per query at 100,000 vectors), so it is left to the reload below.
-        if store is not None and store.generation == self.catalog.space_generation(space.id):
-            return store
-        generation, count = self.catalog.space_state(space.id)
-        store = FaissStore(
-            index_folder(self.db_path) / f"space-{space.id}.faiss", space.id, space.dim
+        if index is not None and index.generation == self.catalog.space_generation(space.id):
+            return index
+        if index is not None:
+            index.close()
+        index = self._open_index(space)
+        vectors = self._catalog_vectors(space)
+        if index.sync(vectors) and vectors.count:
+            self._save(index, space)
+        self._stores[space.id] = index
+        return index
+
+    def _open_index(self, space: SpaceInfo) -> VectorIndex:
+        target = IndexTarget(
+            catalog_id=self.catalog.catalog_id(),
+            space_id=space.id,
+            space_key=space.key,
+            dim=space.dim,
+            folder=index_folder(self.db_path),
         )
-        rebuilt = store.load_or_rebuild(
+        return self.vector_store().open_index(target)
+
+    def _catalog_vectors(self, space: SpaceInfo) -> CatalogVectors:
+        generation, count = self.catalog.space_state(space.id)
+        return CatalogVectors(
             generation, count, lambda: self.catalog.vector_batches(space.id, space.dim)
         )
-        if rebuilt and count:
-            self._save(store, space)
-        self._stores[space.id] = store
-        return store
 
-    def _save(self, store: FaissStore, space: SpaceInfo) -> None:
-        generation, count = self.catalog.space_state(space.id)
-        if store.saved_generation == generation and store.ntotal == count:
-            return  # nothing changed since the file was written: rewriting it costs ~0.5 s
-        if store.ntotal != count:
-            # The in-memory index drifted from SQL (a failed add); SQL wins.
-            store.rebuild(lambda: self.catalog.vector_batches(space.id, space.dim), generation)
+    def _save(self, index: VectorIndex, space: SpaceInfo) -> None:
+        vectors = self._catalog_vectors(space)
+        if index.ntotal != vectors.count:
+            index.rebuild(vectors)  # the index drifted from the catalog (a failed add): SQL wins
         try:
-            store.save(generation)
+            index.persist(vectors.generation)
         except OSError as exc:
             log.warning(
-                "Could not save the vector index %s (%s); it will be rebuilt next time.",
-                store.path,
+                "Could not save the vector index of space %d (%s); it will be rebuilt next time.",
+                space.id,
+                exc,
+            )
+
+    def _optimize(self, index: VectorIndex, space: SpaceInfo) -> None:
+        try:
+            index.optimize(self._catalog_vectors(space))
+        except (OSError, MmsearchError, RuntimeError) as exc:
+            log.warning(
+                "Could not build the faster index of space %d (%s); the current one answers.",
+                space.id,
                 exc,
             )
 
@@ -229,6 +291,7 @@ class Library:
         with writer_lock(lock_path(self.db_path)):
             enc, space = self._space_for_indexing(encoder, model)
             report.space = f"{space.encoder_id} ({space.dim}-d)"
+            self._record_store()
             store = self.store(space)
             opts = dataclasses.replace(opts, settings=opts.settings.for_encoder(enc))
             run = RunContext(
@@ -237,7 +300,7 @@ class Library:
                 annotators=self.registry.annotators,
                 encoder=enc,
                 space=space,
-                store=store,
+                index=store,
                 options=opts,
                 report=report,
                 exclude=self._own_files(),
@@ -247,12 +310,22 @@ class Library:
                     RootIndexer(run).run(root, progress)
             finally:
                 self._save(store, space)
+            self._optimize(store, space)
             self._refresh_calibration(space, enc, store)
             self._activate_when_complete(space)
         report.seconds = time.perf_counter() - started
         return report
 
-    def _refresh_calibration(self, space: SpaceInfo, encoder: Encoder, store: FaissStore) -> None:
+    def _record_store(self) -> None:
+        """Make ``--store`` the library's default; its indexes are rebuilt from the catalog."""
+        name = self._store_name
+        if name is None or name == self.catalog.setting(STORE_SETTING):
+            return
+        self.vector_store()  # refuse an unknown store before recording it
+        self.catalog.set_setting(STORE_SETTING, name)
+        self._stores.clear()
+
+    def _refresh_calibration(self, space: SpaceInfo, encoder: Encoder, store: VectorIndex) -> None:
         # Measured here, while the encoder is loaded, so the next query does not pay for it.
         self._calibrations[space.id] = load_calibration(self.catalog, space, encoder, store)
 
@@ -299,7 +372,7 @@ class Library:
         """Run a query: words in the query language, example files, filters, options.
 
         ``query`` may hold weights, negatives, quoted phrases and filters
-        (see :mod:`mmsearch.querylang`); ``filters`` and ``within`` add to
+        (see :mod:`mmsearch.query.querylang`); ``filters`` and ``within`` add to
         those. Hits below the confidence threshold are left out unless
         ``options.keep_weak``; ``result.confident`` says whether any hit cleared it.
         """
@@ -416,7 +489,10 @@ class Library:
 
     def status(self) -> LibraryStatus:
         """Roots, item counts, spaces and the health of each vector index."""
-        return collect_status(self.catalog, self.db_path)
+        return collect_status(self.catalog, self.db_path, self.store_name, self._status_index)
+
+    def _status_index(self, space: SpaceInfo) -> VectorIndex:
+        return self._stores.get(space.id) or self._open_index(space)
 
 
 def _root_bytes(path: str | os.PathLike[str], *, must_be_dir: bool = True) -> bytes:

@@ -31,8 +31,7 @@ import pluggy
 from pluggy import HookImpl
 
 from mmsearch import hookspecs
-from mmsearch.contracts import Annotator, Encoder, Extractor
-from mmsearch.ranking import Reranker
+from mmsearch.contracts import Annotator, Encoder, Extractor, Reranker, VectorStore
 
 if TYPE_CHECKING:
     import click
@@ -42,7 +41,7 @@ BUILT_IN_PLUGIN = "mmsearch.builtin"
 
 
 def _built_ins() -> object:
-    return importlib.import_module("mmsearch.rerankers")
+    return importlib.import_module("mmsearch.builtin")
 
 
 @dataclass(slots=True)
@@ -78,6 +77,7 @@ class Registry:
     encoders: dict[str, Encoder] = field(default_factory=dict)
     annotators: list[Annotator] = field(default_factory=list)
     rerankers: dict[str, Reranker] = field(default_factory=dict)
+    vector_stores: dict[str, VectorStore] = field(default_factory=dict)
 
     @property
     def failures(self) -> list[PluginInfo]:
@@ -199,6 +199,7 @@ def _collect(registry: Registry) -> None:
         "register_encoders",
         "register_annotators",
         "register_rerankers",
+        "register_vector_stores",
     )
     for hook_name in hooks:
         kind = hook_name.removeprefix("register_")
@@ -228,6 +229,8 @@ def _collect(registry: Registry) -> None:
                 registry.annotators.append(obj)
             elif kind == "rerankers":
                 registry.rerankers.setdefault(ident, obj)
+            elif kind == "vector_stores":
+                registry.vector_stores.setdefault(ident, obj)
             else:
                 registry.encoders.setdefault(ident, obj)
             info.provides.setdefault(kind, []).append(ident)

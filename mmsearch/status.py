@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
 
-from mmsearch.catalog.catalog import Catalog
-from mmsearch.catalog.schema import Item
-from mmsearch.locations import index_folder
-from mmsearch.vectorstore import FaissStore, IndexFileError
+from mmsearch.contracts import IndexHealth, VectorIndex
+from mmsearch.store.catalog import Catalog, SpaceInfo
+from mmsearch.store.schema import Item
 
 
 @dataclass(slots=True)
 class SpaceStatus:
-    """One space and the state of its vector index file."""
+    """One space and the health of its vector index."""
 
     id: int
     encoder: str
@@ -25,12 +25,12 @@ class SpaceStatus:
     vectors: int
     generation: int
     active: bool
-    index_file: str
-    index_state: str  # ok | stale | missing | damaged
-    index_detail: str | None = None
+    store: str
+    index: IndexHealth
 
     def to_json(self) -> dict[str, Any]:
         """The stable JSON shape of a space."""
+        health = self.index.to_json()
         return {
             "id": self.id,
             "encoder": self.encoder,
@@ -39,11 +39,7 @@ class SpaceStatus:
             "vectors": self.vectors,
             "generation": self.generation,
             "active": self.active,
-            "index": {
-                "file": self.index_file,
-                "state": self.index_state,
-                "detail": self.index_detail,
-            },
+            "index": {"store": self.store, "file": health.pop("location"), **health},
         }
 
 
@@ -66,8 +62,10 @@ class LibraryStatus:
         }
 
 
-def collect_status(catalog: Catalog, db_path: Path) -> LibraryStatus:
-    """Read a status snapshot from the catalog and the index files."""
+def collect_status(
+    catalog: Catalog, db_path: Path, store: str, index_of: Callable[[SpaceInfo], VectorIndex]
+) -> LibraryStatus:
+    """Read a status snapshot from the catalog and each space's vector index."""
     status = LibraryStatus(catalog=str(db_path))
     with catalog.engine.connect() as conn:
         per_root = {
@@ -89,8 +87,6 @@ def collect_status(catalog: Catalog, db_path: Path) -> LibraryStatus:
     active = catalog.active_space()
     for space in catalog.spaces():
         generation, count = catalog.space_state(space.id)
-        path = index_folder(db_path) / f"space-{space.id}.faiss"
-        state, detail = _index_health(FaissStore(path, space.id, space.dim), generation, count)
         status.spaces.append(
             SpaceStatus(
                 id=space.id,
@@ -100,21 +96,20 @@ def collect_status(catalog: Catalog, db_path: Path) -> LibraryStatus:
                 vectors=count,
                 generation=generation,
                 active=active is not None and active.id == space.id,
-                index_file=str(path),
-                index_state=state,
-                index_detail=detail,
+                store=store,
+                index=index_of(space).health(generation, count),
             )
         )
     return status
 
 
-def _index_health(store: FaissStore, generation: int, count: int) -> tuple[str, str | None]:
-    if not store.path.exists():
-        return ("missing", "rebuilt from the catalog on the next query") if count else ("ok", None)
-    try:
-        header = store.read_header()
-    except IndexFileError as exc:
-        return "damaged", f"{exc}; rebuilt from the catalog on the next query"
-    if header.generation != generation or header.ntotal != count:
-        return "stale", f"file has {header.ntotal} vectors, catalog {count}; rebuilt on next query"
-    return "ok", None
+def describe_index(health: IndexHealth) -> str:
+    """One line: the index's kind, size, build time and measured recall."""
+    parts = [health.kind or "unknown kind"]
+    if health.size_bytes is not None:
+        parts.append(f"{health.size_bytes / 1e6:.1f} MB on disk")
+    if health.build_seconds is not None:
+        parts.append(f"built in {health.build_seconds:.1f} s")
+    if health.recall is not None:
+        parts.append(f"recall@10 {health.recall:.3f} on a sample")
+    return ", ".join(parts)

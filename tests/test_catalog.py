@@ -10,9 +10,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 
-from mmsearch.catalog.catalog import Catalog
-from mmsearch.catalog.schema import Base
 from mmsearch.errors import SchemaTooNewError
+from mmsearch.store.catalog import Catalog
+from mmsearch.store.schema import Base
 
 TABLES = {"roots", "items", "segments", "spaces", "vectors", "settings", "segments_fts"}
 

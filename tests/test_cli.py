@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from mmsearch.cli import cli
-from mmsearch.locations import lock_path
-from mmsearch.locking import writer_lock
+from mmsearch.store.locations import lock_path
+from mmsearch.store.locking import writer_lock
 
 
 def run(*args: str | Path, env: dict[str, str] | None = None) -> Result:
@@ -205,7 +205,7 @@ def test_bad_extract_settings_are_one_usage_error() -> None:
 
 
 def test_set_parses_key_value_plugin_options(media: Path, tmp_path: Path) -> None:
-    from mmsearch.cli import _parse_options
+    from mmsearch.cli.app import _parse_options
 
     assert _parse_options(("whisper_model=small", " a = b=c ")) == {
         "whisper_model": "small",

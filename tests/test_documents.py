@@ -22,7 +22,7 @@ from mmsearch_text import PlainTextExtractor
 from support import CountingEncoder, PluginObject
 
 from mmsearch import ExtractSettings, Library, Segment, SkipFile, Source
-from mmsearch.extraction import extract_file
+from mmsearch.index.extraction import extract_file
 from mmsearch.plugins import load_plugins
 
 # -- writing PDFs ---------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from mmsearch.errors import UsageError
-from mmsearch.evaluation import (
+from mmsearch.query.evaluation import (
     EvalFileError,
     EvalQuery,
     EvalReport,
@@ -436,3 +436,10 @@ def test_only_the_top_10_paths_are_kept_but_ranks_go_deeper() -> None:
     assert result.top_paths == tuple(ranked[:10])
     assert (result.first_relevant_rank, result.reciprocal_rank) == (12, 1 / 12)
     assert (result.recall(10), result.ndcg_10) == (0.0, 0.0)
+
+
+def test_the_report_groups_are_exactly_the_media_types() -> None:
+    from mmsearch.contracts import MEDIA_TYPES
+    from mmsearch.query.evalfile import MODALITIES
+
+    assert sorted(MODALITIES) == sorted(MEDIA_TYPES)

@@ -20,10 +20,10 @@ from support import CountingEncoder, first_party_extractors, make_registry, save
 
 from mmsearch import Extractor, Library, Segment, Source
 from mmsearch.errors import UsageError
-from mmsearch.planner import SearchOptions
 from mmsearch.plugins import Registry
-from mmsearch.querylang import DurationRange, Filters
-from mmsearch.search import SearchResult
+from mmsearch.query.planner import SearchOptions
+from mmsearch.query.querylang import DurationRange, Filters
+from mmsearch.query.runner import SearchResult
 
 ALL = SearchOptions(k=1000, keep_weak=True)
 
@@ -293,6 +293,6 @@ def test_plan_counts_the_segments_a_filter_allows(lib: Library) -> None:
 def test_the_native_prefilter_of_a_glob_is_text_every_match_contains(
     pattern: str, literal: str
 ) -> None:
-    from mmsearch.filtersql import _longest_literal
+    from mmsearch.query.filtersql import _longest_literal
 
     assert _longest_literal(pattern) == literal

@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from mmsearch.calibration import MIN_THRESHOLD, Calibration, Null, keyword_calibrated
-from mmsearch.fusion import combine
+from mmsearch.query.calibration import MIN_THRESHOLD, Calibration, Null, keyword_calibrated
+from mmsearch.query.fusion import combine
 
 
 @pytest.mark.parametrize("z", [0.5, 1.0, 2.5, 6.0, 12.0])

@@ -24,7 +24,7 @@ from mmsearch_text import PlainTextExtractor
 from PIL import ExifTags, Image, ImageFile
 
 from mmsearch import Extractor, ExtractSettings, SkipFile, Source
-from mmsearch.extraction import Extracted, extract_file
+from mmsearch.index.extraction import Extracted, extract_file
 
 RED = (220, 20, 20)
 BLUE = (20, 20, 220)

@@ -13,8 +13,8 @@ from support import CountingEncoder, PoisonEncoder, make_registry, running_as_ro
 
 from mmsearch import IndexOptions, Library
 from mmsearch.errors import LockedError
-from mmsearch.locations import lock_path
-from mmsearch.locking import writer_lock
+from mmsearch.store.locations import lock_path
+from mmsearch.store.locking import writer_lock
 
 
 def _statuses(db_path: Path) -> dict[str, tuple[str, str | None]]:

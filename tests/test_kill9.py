@@ -28,7 +28,7 @@ import pytest
 from support import make_registry
 
 from mmsearch import Library
-from mmsearch.locations import lock_path
+from mmsearch.store.locations import lock_path
 
 pytestmark = pytest.mark.slow
 

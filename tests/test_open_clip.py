@@ -40,8 +40,8 @@ from safetensors.torch import save_file
 from support import CountingEncoder, PluginObject
 
 from mmsearch import ExtractSettings, Library, SearchOptions, SkipFile, Source
-from mmsearch.encoding import encode_all
-from mmsearch.extraction import extract_file
+from mmsearch.index.encoding import encode_all
+from mmsearch.index.extraction import extract_file
 from mmsearch.plugins import load_plugins
 from mmsearch.testing.conformance import EncoderConformance
 

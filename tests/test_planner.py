@@ -22,10 +22,10 @@ from support import CountingEncoder, save_image
 from mmsearch import Library
 from mmsearch.contracts import ExtractSettings
 from mmsearch.errors import UsageError
-from mmsearch.keyword import COVERAGE_FOR_CONFIDENCE
-from mmsearch.planner import RRF_K, SearchOptions
-from mmsearch.query import Hit
-from mmsearch.search import SearchResult
+from mmsearch.query.hits import Hit
+from mmsearch.query.keyword import COVERAGE_FOR_CONFIDENCE
+from mmsearch.query.planner import RRF_K, SearchOptions
+from mmsearch.query.runner import SearchResult
 
 WEAK = SearchOptions(k=100, keep_weak=True)
 VECTOR = "vector:counting"

@@ -22,7 +22,8 @@ from typing import Any
 import pytest
 
 import mmsearch.testing
-from mmsearch import contracts, hookspecs, ranking
+from mmsearch import contracts, hookspecs
+from mmsearch.query import ranking
 from mmsearch.testing import pytest_plugin
 
 REPO = Path(__file__).resolve().parent.parent

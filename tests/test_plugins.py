@@ -127,7 +127,7 @@ def test_plugin_commands_are_added(plugin_dir: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("MMSEARCH_PLUGIN_MODULES", name)
     import click
 
-    from mmsearch.cli import _add_plugin_commands
+    from mmsearch.cli.app import _add_plugin_commands
 
     group = click.Group(commands=dict(cli.commands), callback=cli.callback, params=cli.params)
     _add_plugin_commands(group)

@@ -96,7 +96,7 @@ def test_plugins_import_only_the_public_api() -> None:
         ("from mmsearch.plugins import load_plugins", True),
         ("from mmsearch import plugins", True),
         ("from mmsearch.testing.conformance import EncoderConformance", True),
-        ("import mmsearch.indexer", True),
+        ("import mmsearch.index.indexer", True),
     ],
 )
 def test_the_import_check_tells_public_from_private(code: str, private: bool) -> None:

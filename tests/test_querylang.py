@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mmsearch.errors import UsageError
-from mmsearch.querylang import (
+from mmsearch.query.querylang import (
     DurationRange,
     Filters,
     ParsedQuery,

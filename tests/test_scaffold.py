@@ -15,8 +15,8 @@ import pytest
 from click.testing import CliRunner
 
 from mmsearch.cli import cli
+from mmsearch.cli.scaffold import Kind, PluginNames, create_plugin, render
 from mmsearch.errors import UsageError
-from mmsearch.scaffold import Kind, PluginNames, create_plugin, render
 
 REPO = Path(__file__).resolve().parent.parent
 TEMPLATES = REPO / "mmsearch" / "templates" / "plugin"

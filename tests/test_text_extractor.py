@@ -19,7 +19,7 @@ from mmsearch_text import PlainTextExtractor, chunk_spans, decode_text, looks_bi
 from PIL import Image
 
 from mmsearch import ExtractSettings, Segment, SkipFile, Source
-from mmsearch.extraction import extract_file
+from mmsearch.index.extraction import extract_file
 
 # -- helpers ------------------------------------------------------------------------------
 

@@ -9,7 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mmsearch.vectorstore import FaissStore, FloatArray, IdArray, IndexFileError
+from mmsearch.contracts import CatalogVectors, FloatArray, IdArray, IndexTarget
+from mmsearch.store.faiss_file import IndexFileError
+from mmsearch.store.faiss_index import FaissIndex
 
 DIM = 8
 
@@ -28,8 +30,16 @@ def _batches() -> Iterator[tuple[IdArray, FloatArray]]:
     yield IDS[2:], VECTORS[2:]
 
 
-def _store(tmp_path: Path) -> FaissStore:
-    return FaissStore(tmp_path / "idx" / "space-1.faiss", space_id=1, dim=DIM)
+def _target(tmp_path: Path, space_id: int = 1, catalog_id: str = "catalog-a") -> IndexTarget:
+    return IndexTarget(catalog_id, space_id, f"fake|{space_id}", DIM, tmp_path / "idx")
+
+
+def _store(tmp_path: Path) -> FaissIndex:
+    return FaissIndex(_target(tmp_path))
+
+
+def _catalog(generation: int, count: int = 4) -> CatalogVectors:
+    return CatalogVectors(generation, count, _batches)
 
 
 def test_search_returns_sqlite_ids_not_positions(tmp_path: Path) -> None:
@@ -51,9 +61,9 @@ def test_remove_by_id(tmp_path: Path) -> None:
 def test_save_then_load_round_trips(tmp_path: Path) -> None:
     store = _store(tmp_path)
     store.add(IDS, VECTORS)
-    store.save(generation=7)
+    store.persist(generation=7)
     fresh = _store(tmp_path)
-    fresh.load(expected_generation=7, expected_ntotal=4)
+    fresh.load(generation=7, count=4)
     assert fresh.ids() == set(IDS.tolist())
     assert fresh.generation == 7
 
@@ -61,8 +71,8 @@ def test_save_then_load_round_trips(tmp_path: Path) -> None:
 def test_save_leaves_no_temporary_files(tmp_path: Path) -> None:
     store = _store(tmp_path)
     store.add(IDS, VECTORS)
-    store.save(generation=1)
-    store.save(generation=2)
+    store.persist(generation=1)
+    store.persist(generation=2)
     assert [p.name for p in store.path.parent.iterdir()] == ["space-1.faiss"]
 
 
@@ -75,6 +85,7 @@ def test_save_leaves_no_temporary_files(tmp_path: Path) -> None:
         ("truncated", "damaged"),
         ("garbage", "not an mmsearch index"),
         ("other_space", "another space"),
+        ("other_catalog", "another catalog"),
     ],
 )
 def test_untrustworthy_index_file_is_rebuilt_from_sqlite_with_one_warning(
@@ -82,7 +93,7 @@ def test_untrustworthy_index_file_is_rebuilt_from_sqlite_with_one_warning(
 ) -> None:
     store = _store(tmp_path)
     store.add(IDS, VECTORS)
-    store.save(generation=5)
+    store.persist(generation=5)
     raw = bytearray(store.path.read_bytes())
     generation = 5
     if damage == "missing":
@@ -97,13 +108,17 @@ def test_untrustworthy_index_file_is_rebuilt_from_sqlite_with_one_warning(
     elif damage == "garbage":
         store.path.write_bytes(b"\x00" * 100)
     elif damage == "other_space":
-        FaissStore(store.path, space_id=2, dim=DIM).save(generation=5)
+        other = FaissIndex(_target(tmp_path, space_id=2))
+        other.path = store.path
+        other.persist(generation=5)
+    elif damage == "other_catalog":
+        FaissIndex(_target(tmp_path, catalog_id="catalog-b")).persist(generation=5)
 
     fresh = _store(tmp_path)
     with pytest.raises(IndexFileError, match=message):
         fresh.load(generation, 4)
     with caplog.at_level(logging.WARNING):
-        rebuilt = fresh.load_or_rebuild(generation, 4, _batches)
+        rebuilt = fresh.sync(_catalog(generation))
     assert rebuilt
     assert fresh.ids() == set(IDS.tolist()), "never serve a silently empty index"
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
@@ -116,7 +131,7 @@ def test_empty_space_without_file_rebuilds_silently(
 ) -> None:
     store = _store(tmp_path)
     with caplog.at_level(logging.WARNING):
-        store.load_or_rebuild(0, 0, lambda: iter(()))
+        store.sync(CatalogVectors(0, 0, lambda: iter(())))
     assert store.ntotal == 0
     assert caplog.records == []
 

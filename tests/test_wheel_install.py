@@ -89,7 +89,7 @@ CHECK_SCRIPT = textwrap.dedent(
 
     import mmsearch
     import mmsearch.migrations
-    from mmsearch.catalog.catalog import Catalog
+    from mmsearch.store.catalog import Catalog
 
     catalog = Catalog(Path(db))
     catalog.close()

@@ -33,7 +33,7 @@ from mmsearch_whisper.windows import Piece, WindowLimits, group
 from support import CountingEncoder, PluginObject, first_party_extractors
 
 from mmsearch import Encoder, ExtractSettings, Library, Modality, Segment, SkipFile, Source
-from mmsearch.extraction import choose_extractor
+from mmsearch.index.extraction import choose_extractor
 from mmsearch.plugins import load_plugins
 
 SPEECH = Path(__file__).parent / "media" / "speech"

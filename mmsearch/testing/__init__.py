@@ -9,7 +9,7 @@ build libraries, register plugins for a test, and generate media.
 import pytest
 
 # The suites' plain asserts should explain themselves like a test's own.
-pytest.register_assert_rewrite("mmsearch.testing.conformance")
+pytest.register_assert_rewrite("mmsearch.testing.conformance", "mmsearch.testing.store_conformance")
 
 from mmsearch.testing import checks  # noqa: E402
 from mmsearch.testing.conformance import (  # noqa: E402
@@ -37,6 +37,7 @@ from mmsearch.testing.registration import (  # noqa: E402
     open_library,
     registered,
 )
+from mmsearch.testing.store_conformance import VectorIndexConformance  # noqa: E402
 
 __all__ = [
     "HEAVY_MODULES",
@@ -50,6 +51,7 @@ __all__ = [
     "HostileFile",
     "HostileRun",
     "Plugin",
+    "VectorIndexConformance",
     "checks",
     "edge_contents",
     "installed_plugin",

@@ -170,7 +170,7 @@ class EncoderConformance(_RegistrationCheck):
         encoder_edge_samples: dict[str, list[Any]],
     ) -> None:
         """An odd input (empty text, 1x1 image, silence) embeds or fails alone, never its batch."""
-        from mmsearch.encoding import encode_all
+        from mmsearch.index.encoding import encode_all
 
         for modality, contents in self._by_modality(encoder, encoder_samples):
             first, last = contents[0], contents[-1]
@@ -190,7 +190,7 @@ class EncoderConformance(_RegistrationCheck):
         self, encoder: Encoder, encoder_samples: dict[str, list[Any]]
     ) -> None:
         """Rows made NaN or infinite fail only their own input; the others keep their vectors."""
-        from mmsearch.encoding import encode_all
+        from mmsearch.index.encoding import encode_all
 
         for modality, contents in self._by_modality(encoder, encoder_samples):
             bad = {id(contents[-1]): np.nan}
@@ -308,7 +308,7 @@ class ExtractorConformance(_RegistrationCheck):
         self, extractor: Extractor, extractor_samples: list[Path]
     ) -> None:
         """The engine picks it for its own files, by content where it can sniff them."""
-        from mmsearch.extraction import HEAD_BYTES, choose_extractor
+        from mmsearch.index.extraction import HEAD_BYTES, choose_extractor
 
         for sample in extractor_samples:
             head = sample.read_bytes()[:HEAD_BYTES]

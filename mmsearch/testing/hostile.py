@@ -20,7 +20,7 @@ from mmsearch.testing.media import HostileCorpus, write_hostile_media
 from mmsearch.testing.registration import Plugin, open_library
 
 if TYPE_CHECKING:
-    from mmsearch.report import IndexReport
+    from mmsearch.index.report import IndexReport
 
 CRASH_REASONS = frozenset({"extractor error", "unreadable file"})
 """Reasons the engine gives when a plugin raised instead of raising ``SkipFile``.
@@ -88,7 +88,7 @@ def run_hostile_corpus(
     The run uses a 1 MP image cap (the corpus's bomb is over it) and follows
     folder symlinks (so the corpus's loop is walked into and must be caught).
     """
-    from mmsearch.indexer import IndexOptions
+    from mmsearch.index.indexer import IndexOptions
 
     corpus = write_hostile_media(folder / "hostile", samples)
     plugin = Plugin(extractors=extractors, encoders=[encoder], name="under-test")

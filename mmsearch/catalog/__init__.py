@@ -1,1 +1,0 @@
-"""The SQLite catalog: schema, migrations and connections."""

@@ -1,0 +1,258 @@
+"""The ``mmsearch`` command: a thin click layer over :class:`mmsearch.Library`.
+
+Exit codes: 0 success (skipped files included), 1 failure, 2 usage error.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+from mmsearch.cli.context import CONTEXT_SETTINGS, open_library, registry_for
+from mmsearch.cli.scaffold import plugin_group
+from mmsearch.cli.search import eval_command, query
+
+
+def _setup_logging(verbose: int) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger = logging.getLogger("mmsearch")
+    logger.handlers[:] = [handler]
+    logger.setLevel(logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING)
+    logger.propagate = False
+
+
+@click.group(context_settings=CONTEXT_SETTINGS)
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="MMSEARCH_DB",
+    help="Catalog file. Default: $MMSEARCH_HOME/catalog.db, else the user data folder.",
+)
+@click.option("-v", "--verbose", count=True, help="Say more (-vv for debug output).")
+@click.version_option(package_name="mmsearch")
+@click.pass_context
+def cli(ctx: click.Context, db: Path | None, verbose: int) -> None:
+    """Search your photos, recordings and documents by meaning."""
+    _setup_logging(verbose)
+    ctx.ensure_object(dict)["db"] = db
+
+
+@cli.command()
+@click.argument(
+    "folders",
+    nargs=-1,
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+)
+@click.option(
+    "--encoder",
+    envvar="MMSEARCH_ENCODER",
+    help="Encoder for this library (see `mmsearch plugins`); another than the library's "
+    "adds a new space, filled by this run.",
+)
+@click.option(
+    "--model",
+    help="Model for the encoder: a name it knows, or a local weights file. Recorded as "
+    "part of the library's space.",
+)
+@click.option(
+    "--max-image-megapixels",
+    type=click.FloatRange(min=0.01),
+    default=100.0,
+    show_default=True,
+    help="Skip images larger than this (decompression bombs).",
+)
+@click.option(
+    "--max-text-mb",
+    type=click.FloatRange(min=0.001),
+    default=50.0,
+    show_default=True,
+    help="Skip text files larger than this many megabytes.",
+)
+@click.option(
+    "--chunk-chars",
+    type=click.IntRange(min=50),
+    default=1000,
+    show_default=True,
+    help="Target size of text chunks, in characters.",
+)
+@click.option(
+    "--follow-symlinks",
+    is_flag=True,
+    help="Walk into symlinked folders (each folder at most once).",
+)
+@click.option(
+    "--set",
+    "plugin_options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    callback=lambda _ctx, _param, values: _parse_options(values),
+    help="A plugin option, e.g. --set whisper_model=small (repeatable; see `mmsearch plugins`).",
+)
+@click.option("--include-hidden", is_flag=True, help="Also index dot-files and dot-folders.")
+@click.option("--retry-failed", is_flag=True, help="Re-read files that failed last time.")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=64,
+    show_default=True,
+    help="Files committed per transaction.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.pass_context
+def index(
+    ctx: click.Context,
+    folders: tuple[Path, ...],
+    encoder: str | None,
+    model: str | None,
+    max_image_megapixels: float,
+    max_text_mb: float,
+    chunk_chars: int,
+    follow_symlinks: bool,
+    plugin_options: dict[str, str],
+    include_hidden: bool,
+    retry_failed: bool,
+    batch_size: int,
+    as_json: bool,
+) -> None:
+    """Scan FOLDERS, extract and embed new or changed files, drop deleted ones."""
+    from mmsearch.contracts import ExtractSettings
+    from mmsearch.index.indexer import IndexOptions
+
+    options = IndexOptions(
+        settings=ExtractSettings(
+            max_image_megapixels=max_image_megapixels,
+            max_text_bytes=int(max_text_mb * 1_000_000),
+            text_chunk_chars=chunk_chars,
+            options=plugin_options,
+        ),
+        follow_symlinks=follow_symlinks,
+        include_hidden=include_hidden,
+        retry_failed=retry_failed,
+        commit_every=batch_size,
+    )
+    with open_library(ctx) as lib, _progress() as progress:
+        report = lib.index(
+            *folders, encoder=encoder, model=model, options=options, progress=progress
+        )
+    if as_json:
+        click.echo(json.dumps(report.to_json()))
+    else:
+        for line in report.summary_lines():
+            click.echo(line)
+
+
+def _parse_options(values: tuple[str, ...]) -> dict[str, str]:
+    options: dict[str, str] = {}
+    for value in values:
+        key, sep, setting = value.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{value!r} is not KEY=VALUE", param_hint="--set")
+        options[key.strip()] = setting.strip()
+    return options
+
+
+@contextmanager
+def _progress() -> Iterator[Callable[[int, int], None] | None]:
+    """A progress bar on stderr when it is a terminal, else nothing."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    bar: Any = None
+
+    def update(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = click.progressbar(length=total, label="indexing", file=sys.stderr)
+            bar.__enter__()
+        bar.update(done - bar.pos)
+
+    try:
+        yield update
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@click.pass_context
+def status(ctx: click.Context, as_json: bool) -> None:
+    """Show roots, item counts by type and status, spaces and index health."""
+    from mmsearch.status import describe_index
+
+    with open_library(ctx) as lib:
+        snapshot = lib.status()
+    if as_json:
+        click.echo(json.dumps(snapshot.to_json()))
+        return
+    click.echo(f"catalog: {snapshot.catalog}")
+    for root in snapshot.roots:
+        click.echo(f"root: {root['path']} ({root['items']} files)")
+    for media_type, counts in sorted(snapshot.items.items()):
+        parts = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
+        click.echo(f"{media_type}: {parts}")
+    for space in snapshot.spaces:
+        mark = " (active)" if space.active else ""
+        index = space.index
+        health = index.state + (f": {index.detail}" if index.detail else "")
+        click.echo(
+            f"space {space.id}{mark}: {space.encoder} {space.dim}-d, "
+            f"{space.vectors} vectors, index {health}"
+        )
+        click.echo(f"  store {space.store}: {describe_index(index)}")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the plugin list as JSON.")
+@click.pass_context
+def plugins(ctx: click.Context, as_json: bool) -> None:
+    """List installed plugins, what each provides, and any that failed to load."""
+    registry = registry_for(ctx)
+    infos = list(registry.plugins.values())
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "plugins": [i.to_json() for i in infos],
+                    "failed": [i.name for i in registry.failures],
+                }
+            )
+        )
+        return
+    for info in infos:
+        version = f" {info.version}" if info.version else ""
+        if info.error:
+            click.echo(f"{info.name}{version}: FAILED: {info.error}")
+            continue
+        provides = "; ".join(f"{kind}: {', '.join(ids)}" for kind, ids in info.provides.items())
+        click.echo(f"{info.name}{version}: {provides or 'hooks ' + ', '.join(info.hooks)}")
+    if not infos:
+        click.echo("No plugins loaded. Check MMSEARCH_LOAD_PLUGINS, or install a plugin.")
+
+
+cli.add_command(query)
+cli.add_command(eval_command)
+cli.add_command(plugin_group)
+
+
+def _add_plugin_commands(group: click.Group) -> None:
+    from mmsearch.plugins import add_commands, load_plugins
+
+    registry = load_plugins()
+    add_commands(registry, group)
+    group.context_settings["obj"] = {"registry": registry}
+
+
+def main() -> None:
+    """Entry point of the ``mmsearch`` script."""
+    _add_plugin_commands(cli)
+    cli.main(prog_name="mmsearch")

@@ -1,0 +1,310 @@
+"""``mmsearch query`` and ``mmsearch eval``: thin click layers over :meth:`Library.search`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import fields, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from mmsearch.cli.context import open_library
+from mmsearch.errors import UsageError
+from mmsearch.query.names import FUSION_METHODS, SIGNALS
+
+if TYPE_CHECKING:
+    from mmsearch.library import Library
+    from mmsearch.query.evaluation import EvalQuery, RankedHit
+    from mmsearch.query.hits import Hit
+    from mmsearch.query.planner import SearchOptions
+    from mmsearch.query.querylang import Filters
+    from mmsearch.query.runner import SearchResult
+
+_FILTER_FLAGS = ("type", "ext", "path", "after", "before", "duration")
+
+
+def _filters_from_flags(values: Mapping[str, Sequence[str]]) -> Filters | None:
+    from mmsearch.query.querylang import parse_filter
+
+    merged: Filters | None = None
+    for key in _FILTER_FLAGS:
+        for value in values.get(key, ()):
+            parsed = parse_filter(key, value, flag=f"--{key}")
+            if merged is None:
+                merged = parsed
+            elif key in ("type", "ext"):
+                merged = replace(
+                    merged,
+                    types=merged.types | parsed.types,
+                    extensions=merged.extensions | parsed.extensions,
+                )
+            elif key == "path":
+                merged = replace(merged, paths=merged.paths + parsed.paths)
+            else:
+                merged = merged.merged(parsed)
+    return merged
+
+
+def search_options(**given: Any) -> SearchOptions:
+    """SearchOptions from CLI values, leaving out those not given."""
+    from mmsearch.query.planner import SearchOptions
+
+    names = {f.name for f in fields(SearchOptions)}
+    return SearchOptions(**{k: v for k, v in given.items() if k in names and v is not None})
+
+
+def filter_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The filter flags shared by ``query`` (and the same syntax as in-query filters)."""
+    flags = [
+        ("--type", "Only these types: image, audio, text, video (repeatable)."),
+        ("--ext", "Only these file extensions, e.g. jpg,png (repeatable)."),
+        ("--path", "Only paths matching this glob, e.g. 'holidays/**' (repeatable)."),
+        ("--after", "Only files modified on or after: 2023-01-01, 2023-05, 30d, 2w..."),
+        ("--before", "Only files modified before this date or age."),
+        ("--duration", "Only recordings this long: '<60s', '>10m', '1m..5m'."),
+    ]
+    for flag, text in reversed(flags):
+        multiple = flag in ("--type", "--ext", "--path")
+        kind = click.Choice(["image", "audio", "text", "video"]) if flag == "--type" else None
+        func = click.option(flag, multiple=multiple, type=kind, help=text)(func)
+    return func
+
+
+@click.command()
+@click.argument("text", required=False)
+@click.option("--image", multiple=True, help="An example image: find similar (repeatable; "
+              "WEIGHT:PATH to weight it, -WEIGHT:PATH to push such files down).")  # fmt: skip
+@click.option("--audio", multiple=True, help="An example recording, by what is said in it "
+              "(repeatable, weights as for --image).")  # fmt: skip
+@click.option("-k", "k", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Number of results.")  # fmt: skip
+@filter_options
+@click.option("--in", "within", multiple=True, type=click.Path(path_type=Path),
+              help="Only results under this folder (repeatable).")  # fmt: skip
+@click.option("--fusion", type=click.Choice(FUSION_METHODS), default="score", show_default=True,
+              help="Fuse signals by calibrated score, or by reciprocal rank.")  # fmt: skip
+@click.option("--signals", type=click.Choice(["both", *SIGNALS]), default="both",
+              show_default=True, help="Which retrieval signals to use.")  # fmt: skip
+@click.option("--min-score", type=float, help="Confidence threshold on the calibrated scale "
+              "(standard deviations above unrelated queries); default: per signal.")  # fmt: skip
+@click.option("--show-weak", is_flag=True, help="List results below the threshold too.")
+@click.option("--rerank", multiple=True, help="Run a reranker that is off by default (mmr).")
+@click.option("--no-rerank", multiple=True, help="Skip a reranker: exact, attention, dedupe.")
+@click.option("--diverse", is_flag=True, help="Prefer variety among the results (MMR).")
+@click.option("--diversity", type=click.FloatRange(0, 1), help="MMR trade-off (1: relevance "
+              "only, 0: variety only; default 0.7); implies --diverse.")  # fmt: skip
+@click.option("--temperature", type=click.FloatRange(min=0, min_open=True),
+              help="Attention over a file's segments (lower: nearer its best one).")  # fmt: skip
+@click.option("--space", multiple=True, help="Search this space (id or encoder; repeatable).")
+@click.option("--explain-plan", is_flag=True, help="Print the query plan and stop.")
+@click.option("--json", "as_json", is_flag=True, help="Print results (with `why`) as JSON.")
+@click.pass_context
+def query(ctx: click.Context, /, text: str | None, image: tuple[str, ...], audio: tuple[str, ...],
+          k: int, within: tuple[Path, ...], fusion: str, signals: str, min_score: float | None,
+          show_weak: bool, rerank: tuple[str, ...], no_rerank: tuple[str, ...], diverse: bool,
+          diversity: float | None, temperature: float | None, space: tuple[str, ...],
+          explain_plan: bool, as_json: bool, **filter_flags: tuple[str, ...] | str | None,
+          ) -> None:  # fmt: skip
+    """Find the files that best match TEXT, example files, or both.
+
+    TEXT is in the query language: words, "quoted phrases" that must appear,
+    +also -not 2:weighted parts, and filters such as type:image ext:jpg
+    path:holidays/** after:2023-01 before:2024 duration:<60s. See
+    docs/querying.md.
+    """
+    if not (text and text.strip()) and not image and not audio:
+        raise click.UsageError("Give a query text, or an example file with --image or --audio.")
+    with open_library(ctx) as lib:
+        try:
+            flags = {k: _as_tuple(v) for k, v in filter_flags.items()}
+            filters = _filters_from_flags(flags)
+        except UsageError as exc:
+            raise click.UsageError(str(exc)) from exc
+        options = search_options(
+            k=k, fusion=fusion, min_score=min_score, keep_weak=show_weak,
+            signals=SIGNALS if signals == "both" else (signals,),
+            rerank=rerank + (("mmr",) if diverse or diversity is not None else ()),
+            no_rerank=no_rerank, diversity=diversity, temperature=temperature, spaces=space,
+        )  # fmt: skip
+        request: dict[str, Any] = {
+            "examples": [*image, *audio],
+            "filters": filters,
+            "within": list(within),
+            "options": options,
+        }
+        if explain_plan:
+            plan = lib.plan(text, **request)
+            click.echo(json.dumps(plan.to_json()) if as_json else plan.describe())
+            return
+        result = lib.search(text, **request)
+    _print_result(result, as_json)
+
+
+def _as_tuple(value: tuple[str, ...] | str | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    return (value,) if isinstance(value, str) else value
+
+
+def _print_result(result: SearchResult, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(result.to_json()))
+        return
+    if not result.plan.spaces:
+        click.echo("No results: nothing is indexed yet. Run `mmsearch index FOLDER`.", err=True)
+        return
+    if not result.hits and result.best_weak is not None:
+        weak = result.best_weak
+        click.echo(
+            f"No confident match. The nearest was {weak.path} ({_why_line(weak)}), below the "
+            "threshold. Use --show-weak to list weak results, or --min-score to set the bar.",
+            err=True,
+        )
+        return
+    if not result.hits:
+        click.echo("No results: no indexed file passes the filters.", err=True)
+    for hit in result.hits:
+        click.echo(format_hit(hit))
+
+
+def _why_line(hit: Hit) -> str:
+    from mmsearch.query.explain import short_why
+
+    return short_why(hit.why)
+
+
+def format_hit(hit: Hit) -> str:
+    """A hit in two or three lines: score, type, path, moment; why; the matched text."""
+    where = ""
+    if hit.start is not None:
+        where = f" at {clock(hit.start)}" + (f"-{clock(hit.end)}" if hit.end else "")
+    weak = "" if hit.confident else "  (weak)"
+    lines = [f"{hit.score:6.2f}  {hit.modality:<5}  {hit.path}{where}{weak}"]
+    lines.append(f"        why: {_why_line(hit)}")
+    if hit.text and hit.modality != "image":
+        words = " ".join(hit.text.split())
+        lines.append(f'        "{words[:100]}{"..." if len(words) > 100 else ""}"')
+    return "\n".join(lines)
+
+
+def clock(seconds: float) -> str:
+    """Seconds as m:ss or h:mm:ss."""
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+
+
+# -- eval ---------------------------------------------------------------------------------
+
+_CONFIG_KEYS = {
+    "fusion": str,
+    "signals": str,
+    "space": str,
+    "rerank": str,
+    "temperature": float,
+    "diversity": float,
+    "candidates": int,
+}
+
+
+def parse_config(spec: str) -> SearchOptions:
+    """``fusion=rrf,signals=vector,rerank=+mmr-attention`` as SearchOptions (k=10, weak kept)."""
+    given: dict[str, Any] = {"k": 10, "keep_weak": True}
+    for item in filter(None, (p.strip() for p in spec.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or key not in _CONFIG_KEYS:
+            raise UsageError(
+                f"Bad configuration {item!r} in {spec!r}: use KEY=VALUE with KEY one of "
+                f"{', '.join(_CONFIG_KEYS)}, e.g. fusion=rrf,signals=vector."
+            )
+        if key == "signals":
+            given["signals"] = tuple(value.replace("both", "vector+keyword").split("+"))
+        elif key == "space":
+            given["spaces"] = tuple(value.split("+"))
+        elif key == "rerank":
+            given.update(_rerank_spec(value))
+        else:
+            try:
+                given[key] = _CONFIG_KEYS[key](value)
+            except ValueError as exc:
+                raise UsageError(f"Bad value for {key} in {spec!r}: {value!r}.") from exc
+    return search_options(**given).validated()
+
+
+def _rerank_spec(value: str) -> dict[str, tuple[str, ...]]:
+    on: list[str] = []
+    off: list[str] = []
+    for sign, name in _signed(value):
+        (off if sign == "-" else on).append(name)
+    return {"rerank": tuple(on), "no_rerank": tuple(off)}
+
+
+def _signed(value: str) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    sign = "+"
+    name = ""
+    for ch in value:
+        if ch in "+-":
+            if name:
+                out.append((sign, name))
+            sign, name = ch, ""
+        else:
+            name += ch
+    if name:
+        out.append((sign, name))
+    return out
+
+
+def eval_searcher(lib: Library, options: SearchOptions) -> Callable[[EvalQuery], list[RankedHit]]:
+    """What :func:`mmsearch.query.evaluation.evaluate` calls: one query under ``options``."""
+    from mmsearch.query.evaluation import RankedHit
+
+    def search(query: EvalQuery) -> list[RankedHit]:
+        examples = [p for p in (query.image, query.audio) if p]
+        result = lib.search(query.text, examples=examples, options=options)
+        return [RankedHit(h.path, h.start, h.end, h.copies) for h in result.hits]
+
+    return search
+
+
+@click.command(name="eval")
+@click.argument("queries", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--config", "config", default="", help="Search configuration, e.g. "
+              "'fusion=rrf,signals=vector,rerank=-attention' (default: the defaults).")  # fmt: skip
+@click.option("--compare", help="A second configuration, run on the same queries side by side.")
+@click.option("--per-query", is_flag=True, help="List every query's result (or differences).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report(s) as JSON.")
+@click.pass_context
+def eval_command(ctx: click.Context, queries: Path, config: str, compare: str | None,
+                 per_query: bool, as_json: bool) -> None:  # fmt: skip
+    """Measure search quality: recall@1/5/10, MRR and nDCG@10 over QUERIES (JSON lines).
+
+    Each line: {"query": "...", "relevant": ["path", ...]} (or "image"/"audio"
+    example files, time ranges, "modality"); see docs/querying.md.
+    """
+    from mmsearch.query.evaluation import evaluate, format_comparison, format_report, load_queries
+
+    with open_library(ctx) as lib:
+        loaded = load_queries(queries)
+        configs = [(config or "default", parse_config(config))]
+        if compare is not None:
+            configs.append((compare or "default", parse_config(compare)))
+        reports = [
+            evaluate(loaded, eval_searcher(lib, opts), name=name, modality_of=_modality_of(lib))
+            for name, opts in configs
+        ]
+    if as_json:
+        click.echo(json.dumps({"reports": [r.to_json() for r in reports]}))
+    elif len(reports) == 2:
+        click.echo(format_comparison(reports[0], reports[1], per_query=per_query))
+    else:
+        click.echo(format_report(reports[0], per_query=per_query))
+
+
+def _modality_of(lib: Library) -> Callable[[EvalQuery], str | None]:
+    def modality(query: EvalQuery) -> str | None:
+        return lib.media_type_of(query.relevant[0].path) if query.relevant else None
+
+    return modality

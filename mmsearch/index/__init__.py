@@ -1,0 +1,1 @@
+"""Indexing: scan a folder, extract segments, encode them, commit them in batches."""

@@ -1,0 +1,311 @@
+"""One index run over one root: scan, compare with the catalog, extract, encode, store.
+
+Results are committed in bounded batches, so a killed run loses at most one
+batch and a rerun picks up the files not yet committed. When the run's space
+is new to the library, files already indexed get vectors in it too, from the
+text the catalog holds where it can, so the old space keeps answering meanwhile.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from mmsearch.contracts import (
+    Annotator,
+    Encoder,
+    Extractor,
+    ExtractSettings,
+    Segment,
+    Source,
+    VectorIndex,
+)
+from mmsearch.index.extraction import Extracted, content_hash, extract_file
+from mmsearch.index.pipeline import BatchEncoder, Pending, extract_in_order
+from mmsearch.index.report import FileProblem, IndexReport, display_path
+from mmsearch.index.scanner import ScannedFile, Scanner
+from mmsearch.store.catalog import (
+    Catalog,
+    ItemRecord,
+    KnownItem,
+    NewSegment,
+    SpaceInfo,
+    StoredSegment,
+)
+from mmsearch.store.space_writer import SpaceWriter
+
+log = logging.getLogger("mmsearch")
+
+Progress = Callable[[int, int], None]
+"""Called with (files done, files to do) as the run goes."""
+
+
+@dataclass(frozen=True, slots=True)
+class IndexOptions:
+    """How a run behaves; every field has a CLI flag."""
+
+    settings: ExtractSettings = field(default_factory=ExtractSettings)
+    follow_symlinks: bool = False
+    include_hidden: bool = False
+    retry_failed: bool = False
+    commit_every: int = 64
+    workers: int = max(1, min(4, os.cpu_count() or 1))
+
+
+@dataclass(slots=True)
+class _Plan:
+    todo: list[tuple[ScannedFile, KnownItem | None]]
+    gone: dict[bytes, KnownItem]
+    backfill: list[tuple[ScannedFile, KnownItem]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class RunContext:
+    """What every root of one ``index`` call shares."""
+
+    catalog: Catalog
+    extractors: Sequence[Extractor]
+    annotators: Sequence[Annotator]
+    encoder: Encoder
+    space: SpaceInfo
+    index: VectorIndex
+    options: IndexOptions
+    report: IndexReport
+    exclude: frozenset[bytes] = frozenset()
+    said_once: set[str] = field(default_factory=set)
+
+
+class RootIndexer:
+    """Indexes one root into one space."""
+
+    def __init__(self, run: RunContext) -> None:
+        self.ctx = run
+        self.catalog = run.catalog
+        self.writer = SpaceWriter(run.catalog, run.space.id, run.index)
+        self.options = run.options
+        self.report = run.report
+        self.batch_encoder = BatchEncoder(run.encoder)
+
+    def run(self, root: bytes, progress: Progress | None = None) -> None:
+        """Bring the catalog in line with the files under ``root``."""
+        root_id = self.catalog.ensure_root(root, display_path(root))
+        scanner = Scanner(
+            root,
+            follow_symlinks=self.options.follow_symlinks,
+            include_hidden=self.options.include_hidden,
+            exclude=self.ctx.exclude,
+        )
+        scan = scanner.scan()
+        for problem in scan.problems:
+            self._skip(_join(root, problem.relpath), problem.reason, problem.detail)
+        plan = self._plan(root_id, scan.files, scan.unreadable_dirs)
+        self._detect_moves(root, plan)
+        self._remove(plan.gone)
+        work = [_Work(scanned, existing) for scanned, existing in plan.todo]
+        work += [_Work(scanned, item, backfill=True) for scanned, item in plan.backfill]
+        self._process(root, root_id, work, progress)
+
+    # -- planning ----------------------------------------------------------
+
+    def _plan(self, root_id: int, files: list[ScannedFile], unreadable: list[bytes]) -> _Plan:
+        known = self.catalog.known_items(root_id)
+        missing = self.catalog.items_missing_space(self.ctx.space.id, root_id)
+        todo: list[tuple[ScannedFile, KnownItem | None]] = []
+        backfill: list[tuple[ScannedFile, KnownItem]] = []
+        for scanned in files:
+            item = known.pop(scanned.relpath, None)
+            if item is None or not self._unchanged(item, scanned):
+                todo.append((scanned, item))
+            elif item.id in missing:
+                backfill.append((scanned, item))  # indexed, but not yet in this space
+            else:
+                self.report.unchanged += 1
+        # Whatever is left was not found, except under folders we could not read.
+        prefixes = tuple(p + b"/" for p in unreadable if p)
+        hidden_everything = b"" in unreadable
+        gone = {
+            rel: item
+            for rel, item in known.items()
+            if not hidden_everything and not rel.startswith(prefixes)
+        }
+        return _Plan(todo, gone, backfill)
+
+    def _unchanged(self, item: KnownItem, scanned: ScannedFile) -> bool:
+        if item.size != scanned.size or item.mtime_ns != scanned.mtime_ns:
+            return False
+        return not (self.options.retry_failed and item.status == "failed")
+
+    def _detect_moves(self, root: bytes, plan: _Plan) -> None:
+        """A new file with the content of a vanished one is that file, moved: keep its vectors."""
+        by_size: dict[int, list[KnownItem]] = defaultdict(list)
+        for item in plan.gone.values():
+            if item.status == "done" and item.content_hash:
+                by_size[item.size].append(item)
+        if not by_size:
+            return
+        remaining: list[tuple[ScannedFile, KnownItem | None]] = []
+        for scanned, existing in plan.todo:
+            match = None
+            if existing is None and by_size.get(scanned.size):
+                match = self._same_content(_join(root, scanned.relpath), by_size[scanned.size])
+            if match is None:
+                remaining.append((scanned, existing))
+                continue
+            by_size[scanned.size].remove(match)
+            del plan.gone[match.relpath]
+            self.catalog.move_item(
+                match.id, scanned.relpath, display_path(scanned.relpath), scanned.mtime_ns
+            )
+            self.report.moved += 1
+        plan.todo = remaining
+
+    @staticmethod
+    def _same_content(path: bytes, candidates: list[KnownItem]) -> KnownItem | None:
+        try:
+            digest, _ = content_hash(path)
+        except OSError:
+            return None
+        return next((c for c in candidates if c.content_hash == digest), None)
+
+    def _remove(self, gone: dict[bytes, KnownItem]) -> None:
+        if not gone:
+            return
+        self.writer.remove_items([item.id for item in gone.values()])
+        self.report.removed += len(gone)
+
+    # -- processing --------------------------------------------------------
+
+    def _process(
+        self, root: bytes, root_id: int, work: list[_Work], progress: Progress | None
+    ) -> None:
+        stored = self.catalog.stored_segments(
+            [w.existing.id for w in work if w.backfill and w.existing is not None]
+        )
+        batch: list[Pending] = []
+        extracted = extract_in_order(
+            work, lambda w: self._extract(root, w, stored), self.options.workers
+        )
+        for done, (item, outcome) in enumerate(extracted, start=1):
+            batch.append(Pending(item.scanned, item.existing, outcome, backfill=item.backfill))
+            if len(batch) >= self.options.commit_every:
+                self._commit(root, root_id, batch)
+                batch = []
+            if progress is not None:
+                progress(done, len(work))
+        if batch:
+            self._commit(root, root_id, batch)
+
+    def _extract(
+        self, root: bytes, work: _Work, stored: dict[int, list[StoredSegment]]
+    ) -> Extracted:
+        if work.backfill and work.existing is not None:
+            reused = _from_stored(stored.get(work.existing.id, []))
+            if reused is not None:
+                return reused  # text is in the catalog: no need to read the file again
+        path = _join(root, work.scanned.relpath)
+        source = Source(path, display_path(path), work.scanned.size, self.options.settings)
+        return extract_file(self.ctx.extractors, source, self.ctx.annotators)
+
+    def _record(self, root: bytes, pending: Pending) -> ItemRecord:
+        extracted, scanned = pending.extracted, pending.scanned
+        status, reason, detail = extracted.status, extracted.reason, extracted.detail
+        segments: tuple[NewSegment, ...] = ()
+        if status == "done" and pending.error:
+            status, reason, detail = "failed", "encoder error", pending.error
+        elif status == "done":
+            segments = pending.new_segments()
+        self._tell(
+            _join(root, scanned.relpath), status, reason or status, detail or "", extracted.once
+        )
+        extractor = extracted.extractor
+        return ItemRecord(
+            relpath=scanned.relpath,
+            display=display_path(scanned.relpath),
+            size=scanned.size,
+            mtime_ns=scanned.mtime_ns,
+            content_hash=extracted.content_hash,
+            media_type=extractor.media_type if extractor else None,
+            extractor=extractor.name if extractor else None,
+            status=status,
+            reason=reason,
+            detail=detail,
+            segments=segments,
+            existing_id=pending.existing.id if pending.existing else None,
+        )
+
+    def _commit(self, root: bytes, root_id: int, batch: list[Pending]) -> None:
+        self.batch_encoder.encode(batch)
+        fresh = [p for p in batch if not (p.backfill and self._backfill(root, p))]
+        records = [self._record(root, pending) for pending in fresh]
+        self.report.segments += self.writer.write_items(root_id, records)
+        self.report.indexed += sum(1 for r in records if r.status == "done")
+
+    def _backfill(self, root: bytes, pending: Pending) -> bool:
+        """Add this space's vectors to an indexed item; False if it must be redone instead."""
+        assert pending.existing is not None
+        if not pending.ok:
+            # It read fine before: keep what the other spaces have, say why, try next run.
+            detail = pending.error or pending.extracted.detail or ""
+            self._tell(
+                _join(root, pending.scanned.relpath),
+                "skipped",
+                pending.extracted.reason or "encoder error",
+                detail,
+                False,
+            )
+            return True
+        stored = self.catalog.stored_segments([pending.existing.id]).get(pending.existing.id, [])
+        if len(stored) != len(pending.extracted.segments):
+            return False  # it changed under the same size and mtime: index it afresh
+        vectors = np.stack([pending.vectors[i] for i in range(len(stored))])
+        self.writer.add_vectors([s.id for s in stored], vectors)
+        self.report.reembedded += 1
+        return True
+
+    def _tell(self, path: bytes, status: str, reason: str, detail: str, once: bool) -> None:
+        """Record a skipped or failed file in the report, and say so on stderr."""
+        if status == "done":
+            return
+        shown = display_path(path)
+        problem = FileProblem(shown, reason, detail)
+        if status == "failed":
+            self.report.failed.append(problem)
+            log.warning("failed %s: %s", shown, detail)
+            return
+        self.report.skipped.append(problem)
+        if once and reason in self.ctx.said_once:
+            log.info("skipped %s: %s (as above)", shown, reason)
+            return
+        self.ctx.said_once.add(reason)
+        level = logging.INFO if reason == "unsupported type" else logging.WARNING
+        log.log(level, "skipped %s: %s", shown, detail)
+
+    def _skip(self, path: bytes, reason: str, detail: str) -> None:
+        self._tell(path, "skipped", reason, detail, False)
+
+
+@dataclass(frozen=True, slots=True)
+class _Work:
+    scanned: ScannedFile
+    existing: KnownItem | None
+    backfill: bool = False
+
+
+def _from_stored(stored: list[StoredSegment]) -> Extracted | None:
+    """Rebuild a text-only item's segments from the catalog, or None if it has others."""
+    if not stored or any(s.modality != "text" or s.text is None for s in stored):
+        return None
+    segments = [
+        Segment(s.kind, "text", s.text, s.text, s.start, s.end, s.char_start, s.char_end)
+        for s in stored
+    ]
+    return Extracted(segments=segments)
+
+
+def _join(root: bytes, rel: bytes) -> bytes:
+    return root.rstrip(b"/") + b"/" + rel if rel and rel != b"." else root

@@ -1,0 +1,1 @@
+"""Querying: parse, plan, retrieve, rerank, fuse, explain; and evaluation of rankings."""

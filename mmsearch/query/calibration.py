@@ -1,0 +1,212 @@
+"""Putting each space's similarities on one scale, so "no confident match" can be said.
+
+A cosine similarity of 0.3 is a strong match in one model and noise in
+another, and what counts as noise also depends on the library. So each space
+measures its own null distribution: the similarities between a sample of the
+library's vectors and a fixed set of probe texts that are unrelated to one
+another (and, almost always, to the library). A raw similarity ``s`` becomes
+``(s - mean) / std`` of that distribution: standard deviations above what an
+unrelated query gets from an ordinary file.
+
+The best hit of any query is an extreme value, so it sits several standard
+deviations up even for nonsense. The calibration therefore also keeps the
+calibrated score of each probe's *best* hit; the default confidence threshold
+is a high quantile of those: a hit must beat what most unrelated queries get as
+their best match.
+
+The measurement is stored per space in the catalog's settings and refreshed
+when the space has grown or shrunk by more than :data:`REFRESH_RATIO`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from statistics import NormalDist
+
+import numpy as np
+import numpy.typing as npt
+
+from mmsearch.contracts import VectorIndex
+
+FloatArray = npt.NDArray[np.float32]
+
+VERSION = 2
+REFRESH_RATIO = 0.2
+"""Re-measure when the vector count moved by more than this fraction."""
+SAMPLE_VECTORS = 4096
+THRESHOLD_QUANTILE = 0.9
+MIN_THRESHOLD = 2.0
+"""Never call a hit confident below this many standard deviations, however odd the library."""
+
+PROBES: tuple[str, ...] = (
+    "quarterly tax filing instructions for a small bakery",
+    "a diagram of a jet engine turbine blade",
+    "the rules of competitive underwater hockey",
+    "knitting pattern for a striped wool scarf",
+    "volcanic rock samples under a microscope",
+    "minutes of a parish council meeting about parking",
+    "a recipe for fermented cabbage soup",
+    "the migration route of arctic terns",
+    "a broken umbrella on a windy pier",
+    "instructions for replacing a bicycle chain",
+    "a chess endgame with two knights",
+    "a lecture on medieval tax law",
+    "a crowded subway platform at rush hour",
+    "the wiring of a vintage radio",
+    "an invoice for industrial floor polish",
+    "a lighthouse keeper's logbook entry",
+    "the chemistry of baking soda and vinegar",
+    "a marching band rehearsing in the rain",
+    "a spreadsheet of warehouse inventory",
+    "a field of sunflowers at dawn",
+    "glacier retreat measurements from satellite data",
+    "a customer complaint about a late parcel",
+    "a jazz saxophone solo",
+    "the anatomy of a honeybee",
+    "a tram timetable for public holidays",
+    "a children's drawing of a dragon",
+    "a podcast about retirement savings",
+    "a rusty anchor on a pebble beach",
+    "a tutorial on soldering circuit boards",
+    "a weather warning for coastal fog",
+    "an orchestra tuning before a concert",
+    "a museum label for a bronze age sword",
+    "zorbleth quantix marvune",
+    "plimsoll fenwick quadrangle oboe",
+    "xylograph tundra velcro sonnet",
+    "grummet ilex paradiddle ventifact",
+)
+"""Probe texts: varied, specific, mutually unrelated; the last few are word salad."""
+
+
+@dataclass(frozen=True, slots=True)
+class Null:
+    """The null distribution of one modality's segments in one space."""
+
+    mean: float
+    std: float
+    probe_best: tuple[float, ...]
+    """Calibrated score of each probe's best hit among these segments, sorted."""
+
+
+@dataclass(frozen=True, slots=True)
+class Calibration:
+    """One space's null distributions, per segment modality, as measured.
+
+    Per modality because one model scores a text query against texts and
+    against images on different scales (CLIP-like and ConSE spaces both do):
+    a picture's best match would otherwise always look weak next to a text's.
+    """
+
+    nulls: dict[str, Null]
+    vectors: int
+    """How many vectors the space had when measured."""
+    version: int = VERSION
+
+    def null(self, modality: str) -> Null:
+        """The null of a modality (an unmeasured one gets the broadest measured null)."""
+        found = self.nulls.get(modality)
+        if found is not None:
+            return found
+        if not self.nulls:
+            return Null(0.0, 1.0, ())
+        return max(self.nulls.values(), key=lambda n: n.std)
+
+    def calibrate(
+        self, similarity: npt.ArrayLike, modalities: Sequence[str]
+    ) -> npt.NDArray[np.float64]:
+        """Raw similarities of segments of the given modalities on the calibrated scale."""
+        nulls = [self.null(m) for m in modalities]
+        means = np.array([n.mean for n in nulls], dtype=np.float64)
+        stds = np.array([n.std for n in nulls], dtype=np.float64)
+        return (np.asarray(similarity, dtype=np.float64) - means) / stds
+
+    def calibrate_one(self, similarity: float, modality: str) -> float:
+        """One raw similarity on the calibrated scale."""
+        null = self.null(modality)
+        return (similarity - null.mean) / null.std
+
+    def threshold(self, quantile: float = THRESHOLD_QUANTILE) -> float:
+        """The default confidence threshold: a high quantile of unrelated queries' best hits."""
+        best = [v for null in self.nulls.values() for v in null.probe_best]
+        if not best:
+            return MIN_THRESHOLD
+        return max(MIN_THRESHOLD, float(np.quantile(best, quantile)))
+
+    def stale(self, vectors: int) -> bool:
+        """Whether the space changed enough since the measurement to measure again."""
+        if self.version != VERSION:
+            return True
+        if self.vectors == 0:
+            return vectors > 0
+        return abs(vectors - self.vectors) > REFRESH_RATIO * self.vectors
+
+    def to_json(self) -> str:
+        """The form stored in the catalog's settings."""
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, raw: str) -> Calibration | None:
+        """The stored form read back; None when it is unreadable or from another version."""
+        try:
+            data = json.loads(raw)
+            if int(data["version"]) != VERSION:
+                return None
+            nulls = {
+                str(m): Null(float(n["mean"]), float(n["std"]),
+                             tuple(float(v) for v in n["probe_best"]))
+                for m, n in data["nulls"].items()
+            }  # fmt: skip
+            return cls(nulls=nulls, vectors=int(data["vectors"]))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return None
+
+
+def measure(
+    store: VectorIndex,
+    probes: FloatArray,
+    ids_by_modality: Mapping[str, npt.NDArray[np.int64]],
+    vectors_of: Callable[[npt.NDArray[np.int64]], FloatArray],
+) -> Calibration:
+    """Measure a space's null distributions against ``probes`` (unit rows), per modality."""
+    nulls: dict[str, Null] = {}
+    rng = np.random.default_rng(0)
+    for modality, ids in sorted(ids_by_modality.items()):
+        if len(ids) == 0 or len(probes) == 0:
+            continue
+        picked = ids if len(ids) <= SAMPLE_VECTORS else rng.choice(ids, SAMPLE_VECTORS, False)
+        sample = vectors_of(np.sort(picked))
+        if len(sample) == 0:
+            continue
+        similarities = (sample @ probes.T).astype(np.float64).ravel()
+        mean = float(similarities.mean())
+        # A library of near-identical files has almost no spread; a floor keeps scores finite.
+        std = max(float(similarities.std()), 1e-3)
+        allowed = None if len(ids_by_modality) == 1 else ids
+        best = [store.search(probe, 1, allowed)[1] for probe in probes]
+        probe_best = sorted((float(b[0]) - mean) / std for b in best if len(b))
+        nulls[modality] = Null(mean, std, tuple(probe_best))
+    return Calibration(nulls=nulls, vectors=store.ntotal)
+
+
+def random_probes(dim: int, count: int = len(PROBES), seed: int = 7) -> FloatArray:
+    """Unit random vectors: the null for a space whose encoder cannot embed text."""
+    rows = np.random.default_rng(seed).standard_normal((count, dim))
+    unit: FloatArray = (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
+    return unit
+
+
+def keyword_calibrated(match_probability: float) -> float:
+    """A keyword match on the calibrated scale.
+
+    ``match_probability`` is the chance that a random segment contains the
+    matched words (the product of their document frequencies). Its normal
+    quantile puts a rare-word match on the same "standard deviations above
+    chance" scale as a vector score; a common word scores about zero.
+    """
+    p = min(max(match_probability, 1e-12), 1.0)
+    if p >= 0.5:
+        return 0.0
+    return NormalDist().inv_cdf(1.0 - p)

@@ -1,0 +1,1 @@
+"""Where things are kept: the SQLite catalog (the truth), vector indexes (caches), locks, paths."""

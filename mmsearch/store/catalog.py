@@ -1,0 +1,487 @@
+"""Reading and writing the catalog: the SQL the engine needs, in one place."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import Connection, Engine, Select, delete, func, insert, select, text, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from mmsearch.contracts import Encoder, FloatArray, IdArray
+from mmsearch.errors import CatalogError
+from mmsearch.store.database import create_catalog_engine, migrate
+from mmsearch.store.schema import Item, Root, Segment, Setting, Space, Vector
+
+ACTIVE_SPACE = "active_space"
+_VECTOR_CHUNK = 20_000
+SQL_CHUNK = 900
+"""Ids per ``IN (...)`` list: under SQLite's old limit of 999 bound parameters."""
+
+CATALOG_ID_KEY = "catalog_id"
+"""The setting that holds the catalog's UUID (vector indexes are tied to it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class KnownItem:
+    """What the catalog remembers of a file, enough to decide whether to re-read it."""
+
+    id: int
+    relpath: bytes
+    size: int
+    mtime_ns: int
+    status: str
+    content_hash: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSegment:
+    """A segment as the catalog holds it."""
+
+    id: int
+    ordinal: int
+    kind: str
+    modality: str
+    text: str | None
+    start: float | None
+    end: float | None
+    char_start: int | None
+    char_end: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class SpaceInfo:
+    """One embedding space as stored."""
+
+    id: int
+    key: str
+    encoder_id: str
+    checkpoint: str
+    dim: int
+    preprocessing_version: str
+    generation: int
+
+
+@dataclass(frozen=True, slots=True)
+class NewSegment:
+    """A segment ready to store, with its vector."""
+
+    ordinal: int
+    kind: str
+    modality: str
+    text: str | None
+    start: float | None
+    end: float | None
+    char_start: int | None
+    char_end: int | None
+    vector: FloatArray
+
+
+@dataclass(frozen=True, slots=True)
+class ItemRecord:
+    """A processed file ready to store: its outcome and, when done, its segments."""
+
+    relpath: bytes
+    display: str
+    size: int
+    mtime_ns: int
+    content_hash: str | None
+    media_type: str | None
+    extractor: str | None
+    status: str
+    reason: str | None = None
+    detail: str | None = None
+    segments: tuple[NewSegment, ...] = ()
+    existing_id: int | None = None
+
+
+_SPACE_COLUMNS = (
+    Space.id,
+    Space.key,
+    Space.encoder_id,
+    Space.checkpoint,
+    Space.dim,
+    Space.preprocessing_version,
+    Space.generation,
+)
+
+
+def _select_spaces() -> Select[int, str, str, str, int, str, int]:
+    return select(*_SPACE_COLUMNS).order_by(Space.id)
+
+
+class Catalog:
+    """The SQLite catalog at one path."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.engine: Engine = create_catalog_engine(path)
+            migrate(self.engine, path)
+        except (OSError, SQLAlchemyError) as exc:
+            raise CatalogError(
+                f"Cannot open the catalog {path}: {exc}. Check that its folder exists and is "
+                "writable and that the file is an mmsearch catalog, or choose another with --db."
+            ) from exc
+
+    def close(self) -> None:
+        """Release the connections."""
+        self.engine.dispose()
+
+    # -- roots and items --------------------------------------------------
+
+    def ensure_root(self, path: bytes, display: str) -> int:
+        """The id of the root at ``path``, added if new."""
+        with self.engine.begin() as conn:
+            found = conn.scalar(select(Root.id).where(Root.path == path))
+            if found is not None:
+                return int(found)
+            stmt = insert(Root).values(path=path, display=display, added_at=time.time())
+            return int(conn.execute(stmt).inserted_primary_key[0])  # type: ignore[index]
+
+    def roots(self) -> list[tuple[int, bytes, str]]:
+        """Every root: id, path bytes, display form."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(Root.id, Root.path, Root.display).order_by(Root.id))
+            return [(r.id, r.path, r.display) for r in rows]
+
+    def known_items(self, root_id: int) -> dict[bytes, KnownItem]:
+        """Every item of a root, keyed by relative path."""
+        stmt = select(
+            Item.id, Item.relpath, Item.size, Item.mtime_ns, Item.status, Item.content_hash
+        ).where(Item.root_id == root_id)
+        with self.engine.connect() as conn:
+            return {row.relpath: KnownItem(*row) for row in conn.execute(stmt)}
+
+    def segment_ids_of(self, conn: Connection, item_ids: Sequence[int]) -> list[int]:
+        """Segment ids of the given items."""
+        out: list[int] = []
+        for chunk in chunks(item_ids):
+            out.extend(conn.scalars(select(Segment.id).where(Segment.item_id.in_(chunk))))
+        return out
+
+    def remove_items(self, item_ids: Sequence[int]) -> list[int]:
+        """Delete items (segments and vectors cascade); returns the removed segment ids."""
+        with self.engine.begin() as conn:
+            segment_ids = self.segment_ids_of(conn, item_ids)
+            for chunk in chunks(item_ids):
+                conn.execute(delete(Item).where(Item.id.in_(chunk)))
+        return segment_ids
+
+    def move_item(self, item_id: int, relpath: bytes, display: str, mtime_ns: int) -> None:
+        """Point an item at its new path, keeping its segments and vectors."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(Item)
+                .where(Item.id == item_id)
+                .values(relpath=relpath, display=display, mtime_ns=mtime_ns)
+            )
+
+    def write_items(
+        self, root_id: int, space_id: int, records: Sequence[ItemRecord]
+    ) -> tuple[list[int], IdArray, FloatArray]:
+        """Store a batch of processed files in one transaction.
+
+        Returns the replaced segment ids (to drop from the vector index) and the
+        new segment ids with their vectors (to add to it).
+        """
+        replaced: list[int] = []
+        new_ids: list[int] = []
+        new_vectors: list[FloatArray] = []
+        now = time.time()
+        with self.engine.begin() as conn:
+            existing = [r.existing_id for r in records if r.existing_id is not None]
+            if existing:
+                replaced = self.segment_ids_of(conn, existing)
+                conn.execute(delete(Segment).where(Segment.item_id.in_(existing)))
+            for record in records:
+                item_id = self._upsert_item(conn, root_id, record, now)
+                ids = self._insert_segments(conn, item_id, space_id, record.segments)
+                new_ids.extend(ids)
+                new_vectors.extend(seg.vector for seg in record.segments)
+        vectors: FloatArray = (
+            np.vstack(new_vectors).astype(np.float32)
+            if new_vectors
+            else np.empty((0, 0), dtype=np.float32)
+        )
+        return replaced, np.asarray(new_ids, dtype=np.int64), vectors
+
+    def _upsert_item(self, conn: Connection, root_id: int, record: ItemRecord, now: float) -> int:
+        values = {
+            "display": record.display,
+            "size": record.size,
+            "mtime_ns": record.mtime_ns,
+            "content_hash": record.content_hash,
+            "media_type": record.media_type,
+            "extractor": record.extractor,
+            "status": record.status,
+            "reason": record.reason,
+            "detail": record.detail,
+            "indexed_at": now,
+        }
+        if record.existing_id is not None:
+            conn.execute(update(Item).where(Item.id == record.existing_id).values(**values))
+            return record.existing_id
+        stmt = insert(Item).values(root_id=root_id, relpath=record.relpath, **values)
+        return int(conn.execute(stmt).inserted_primary_key[0])  # type: ignore[index]
+
+    def _insert_segments(
+        self, conn: Connection, item_id: int, space_id: int, segments: Sequence[NewSegment]
+    ) -> list[int]:
+        if not segments:
+            return []
+        rows = [
+            {
+                "item_id": item_id,
+                "ordinal": s.ordinal,
+                "kind": s.kind,
+                "modality": s.modality,
+                "start": s.start,
+                "end": s.end,
+                "char_start": s.char_start,
+                "char_end": s.char_end,
+                "text": s.text,
+            }
+            for s in segments
+        ]
+        result = conn.execute(
+            insert(Segment).returning(Segment.id, sort_by_parameter_order=True), rows
+        )
+        ids = [int(row[0]) for row in result]
+        conn.execute(
+            insert(Vector),
+            [
+                {"segment_id": sid, "space_id": space_id, "data": s.vector.tobytes()}
+                for sid, s in zip(ids, segments, strict=True)
+            ],
+        )
+        return ids
+
+    # -- filling a new space --------------------------------------------------
+
+    def items_missing_space(self, space_id: int, root_id: int | None = None) -> set[int]:
+        """Done items with at least one segment that has no vector in ``space_id``."""
+        sql = (
+            "SELECT DISTINCT s.item_id FROM segments s JOIN items i ON i.id = s.item_id "
+            "LEFT JOIN vectors v ON v.segment_id = s.id AND v.space_id = :space "
+            "WHERE v.segment_id IS NULL AND i.status = 'done'"
+        )
+        params: dict[str, int] = {"space": space_id}
+        if root_id is not None:
+            sql += " AND i.root_id = :root"
+            params["root"] = root_id
+        with self.engine.connect() as conn:
+            return {int(r[0]) for r in conn.execute(text(sql), params)}
+
+    def stored_segments(self, item_ids: Sequence[int]) -> dict[int, list[StoredSegment]]:
+        """The segments of the given items as stored, in order."""
+        out: dict[int, list[StoredSegment]] = {}
+        columns = (
+            Segment.item_id,
+            Segment.id,
+            Segment.ordinal,
+            Segment.kind,
+            Segment.modality,
+            Segment.text,
+            Segment.start,
+            Segment.end,
+            Segment.char_start,
+            Segment.char_end,
+        )
+        with self.engine.connect() as conn:
+            for chunk in chunks(item_ids):
+                stmt = (
+                    select(*columns)
+                    .where(Segment.item_id.in_(chunk))
+                    .order_by(Segment.item_id, Segment.ordinal)
+                )
+                for row in conn.execute(stmt):
+                    out.setdefault(row.item_id, []).append(
+                        StoredSegment(
+                            row.id,
+                            row.ordinal,
+                            row.kind,
+                            row.modality,
+                            row.text,
+                            row.start,
+                            row.end,
+                            row.char_start,
+                            row.char_end,
+                        )
+                    )
+        return out
+
+    def add_vectors(self, space_id: int, segment_ids: Sequence[int], vectors: FloatArray) -> None:
+        """Store vectors of existing segments in a space (filling a new space)."""
+        if not segment_ids:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(Vector).prefix_with("OR REPLACE"),
+                [
+                    {"segment_id": sid, "space_id": space_id, "data": vector.tobytes()}
+                    for sid, vector in zip(segment_ids, vectors, strict=True)
+                ],
+            )
+
+    def set_active_space(self, space_id: int) -> None:
+        """Make ``space_id`` the space queries use."""
+        with self.engine.begin() as conn:
+            key = conn.scalar(select(Space.key).where(Space.id == space_id))
+            conn.execute(delete(Setting).where(Setting.key == ACTIVE_SPACE))
+            conn.execute(insert(Setting).values(key=ACTIVE_SPACE, value=key))
+
+    def setting(self, key: str) -> str | None:
+        """A catalog-wide setting's value, or None."""
+        with self.engine.connect() as conn:
+            value = conn.scalar(select(Setting.value).where(Setting.key == key))
+        return None if value is None else str(value)
+
+    def set_setting(self, key: str, value: str) -> None:
+        """Store a catalog-wide setting, replacing any previous value."""
+        with self.engine.begin() as conn:
+            conn.execute(delete(Setting).where(Setting.key == key))
+            conn.execute(insert(Setting).values(key=key, value=value))
+
+    def catalog_id(self) -> str:
+        """This catalog's identity, a UUID made on first use (every process agrees on it)."""
+        found = self.setting(CATALOG_ID_KEY)
+        if found is None:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    insert(Setting)
+                    .prefix_with("OR IGNORE")
+                    .values(key=CATALOG_ID_KEY, value=uuid.uuid4().hex)
+                )
+            found = self.setting(CATALOG_ID_KEY)
+        assert found is not None
+        return found
+
+    @contextmanager
+    def sqlite(self) -> Iterator[sqlite3.Connection]:
+        """A pooled connection's raw sqlite3 handle, for the query path's hand-written SQL."""
+        with self.engine.connect() as conn:
+            raw = conn.connection.dbapi_connection
+            assert isinstance(raw, sqlite3.Connection)
+            yield raw
+
+    def media_type_of(self, path: bytes) -> str | None:
+        """The media type of the indexed file at ``path`` (absolute bytes), if any."""
+        with self.engine.connect() as conn:
+            for root_id, root in conn.execute(select(Root.id, Root.path)):
+                prefix = root.rstrip(b"/") + b"/"
+                if path.startswith(prefix):
+                    found = conn.scalar(
+                        select(Item.media_type).where(
+                            Item.root_id == root_id, Item.relpath == path[len(prefix) :]
+                        )
+                    )
+                    if found is not None:
+                        return str(found)
+        return None
+
+    def segment_ids_by_modality(self, space_id: int) -> dict[str, IdArray]:
+        """The ids of the segments with a vector in a space, grouped by segment modality."""
+        grouped: dict[str, list[int]] = {}
+        stmt = (
+            select(Vector.segment_id, Segment.modality)
+            .join(Segment, Segment.id == Vector.segment_id)
+            .where(Vector.space_id == space_id)
+        )
+        with self.engine.connect() as conn:
+            for segment_id, modality in conn.execute(stmt):
+                grouped.setdefault(str(modality), []).append(int(segment_id))
+        return {m: np.asarray(ids, dtype=np.int64) for m, ids in grouped.items()}
+
+    # -- spaces and vectors -----------------------------------------------
+
+    def active_space(self) -> SpaceInfo | None:
+        """The space queries use, or None for a catalog that has indexed nothing yet."""
+        with self.engine.connect() as conn:
+            key = conn.scalar(select(Setting.value).where(Setting.key == ACTIVE_SPACE))
+            if key is None:
+                return None
+            row = conn.execute(_select_spaces().where(Space.key == key)).one_or_none()
+            return SpaceInfo(*row) if row else None
+
+    def ensure_space(self, encoder: Encoder, *, activate: bool) -> SpaceInfo:
+        """The space of ``encoder``'s output, created if new, optionally made active."""
+        key = encoder.space_key
+        with self.engine.begin() as conn:
+            if conn.scalar(select(Space.id).where(Space.key == key)) is None:
+                conn.execute(
+                    insert(Space).values(
+                        key=key,
+                        encoder_id=encoder.encoder_id,
+                        checkpoint=encoder.checkpoint,
+                        dim=encoder.dim,
+                        preprocessing_version=encoder.preprocessing_version,
+                        created_at=time.time(),
+                        generation=0,
+                    )
+                )
+            if activate:
+                conn.execute(delete(Setting).where(Setting.key == ACTIVE_SPACE))
+                conn.execute(insert(Setting).values(key=ACTIVE_SPACE, value=key))
+            return SpaceInfo(*conn.execute(_select_spaces().where(Space.key == key)).one())
+
+    def spaces(self) -> list[SpaceInfo]:
+        """Every space in the catalog."""
+        with self.engine.connect() as conn:
+            return [SpaceInfo(*row) for row in conn.execute(_select_spaces())]
+
+    def space_generation(self, space_id: int) -> int:
+        """The space's generation alone: one primary-key lookup, cheap enough for every query."""
+        with self.engine.connect() as conn:
+            return int(conn.scalar(select(Space.generation).where(Space.id == space_id)) or 0)
+
+    def space_state(self, space_id: int) -> tuple[int, int]:
+        """The space's generation and vector count, read in one snapshot."""
+        with self.engine.connect() as conn:
+            generation = conn.scalar(select(Space.generation).where(Space.id == space_id))
+            count = conn.scalar(
+                select(func.count()).select_from(Vector).where(Vector.space_id == space_id)
+            )
+        return int(generation or 0), int(count or 0)
+
+    def vector_batches(self, space_id: int, dim: int) -> Iterator[tuple[IdArray, FloatArray]]:
+        """All vectors of a space, in chunks, for rebuilding its index."""
+        stmt = (
+            select(Vector.segment_id, Vector.data)
+            .where(Vector.space_id == space_id)
+            .execution_options(yield_per=_VECTOR_CHUNK)
+        )
+        with self.engine.connect() as conn:
+            for rows in conn.execute(stmt).partitions():
+                ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+                data = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
+                yield ids, data.reshape(len(rows), dim)
+
+    def vectors_for(self, space_id: int, segment_ids: Iterable[int]) -> dict[int, FloatArray]:
+        """Stored vectors of the given segments in one space."""
+        out: dict[int, FloatArray] = {}
+        # Plain sqlite3: every query reads its candidates' vectors here, and SQLAlchemy's
+        # row handling cost more than the reads themselves (about 3 ms per 400 vectors).
+        with self.sqlite() as conn:
+            for chunk in chunks(list(segment_ids)):
+                marks = ",".join("?" * len(chunk))
+                sql = (
+                    "SELECT segment_id, data FROM vectors "
+                    f"WHERE space_id = ? AND segment_id IN ({marks})"
+                )
+                for sid, data in conn.execute(sql, [space_id, *chunk]):
+                    out[int(sid)] = np.frombuffer(data, dtype=np.float32)
+        return out
+
+
+def chunks(values: Sequence[int], size: int = SQL_CHUNK) -> Iterator[Sequence[int]]:
+    """``values`` in slices small enough for one ``IN (...)`` list."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
