@@ -121,7 +121,12 @@ def test_a_contracts_documented_attributes_are_exactly_its_attributes(name: str)
 
 # -- the test kit -------------------------------------------------------------------------
 
-SUITES = ("EncoderConformance", "ExtractorConformance", "AnnotatorConformance")
+SUITES = (
+    "EncoderConformance",
+    "ExtractorConformance",
+    "AnnotatorConformance",
+    "VectorIndexConformance",
+)
 
 
 @pytest.mark.parametrize("name", SUITES)
