@@ -265,7 +265,8 @@ class IndexTarget:
     folder: Path
     """The catalog's index folder (beside the catalog file), for stores that keep files."""
     options: Mapping[str, str] = field(default_factory=dict)
-    """Store settings from ``MMSEARCH_STORE_*`` variables or the caller (``--set``)."""
+    """Settings an application passes to the store (the CLI passes none: stores read their
+    own ``MMSEARCH_<STORE>_*`` variables, as FAISS does)."""
 
 
 @dataclass(frozen=True, slots=True)

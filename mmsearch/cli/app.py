@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from mmsearch.cli.context import CONTEXT_SETTINGS, open_library, registry_for
+from mmsearch.cli.context import CONTEXT_SETTINGS, open_library, registry_for, store_option
 from mmsearch.cli.scaffold import plugin_group
 from mmsearch.cli.search import eval_command, query
 
@@ -107,6 +107,7 @@ def cli(ctx: click.Context, db: Path | None, verbose: int) -> None:
     help="Files committed per transaction.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@store_option
 @click.pass_context
 def index(
     ctx: click.Context,
@@ -184,6 +185,7 @@ def _progress() -> Iterator[Callable[[int, int], None] | None]:
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@store_option
 @click.pass_context
 def status(ctx: click.Context, as_json: bool) -> None:
     """Show roots, item counts by type and status, spaces and index health."""

@@ -43,7 +43,10 @@ def open_library(ctx: click.Context) -> Iterator[Library]:
     from mmsearch.library import Library
 
     try:
-        with Library.open(ctx.obj.get("db"), registry=registry_for(ctx)) as lib:
+        opened = Library.open(
+            ctx.obj.get("db"), registry=registry_for(ctx), store=ctx.obj.get("store")
+        )
+        with opened as lib:
             yield lib
     except UsageError as exc:
         raise click.UsageError(str(exc)) from exc
@@ -55,3 +58,19 @@ def open_library(ctx: click.Context) -> Iterator[Library]:
             f"{getattr(exc, 'orig', exc)}. Files already indexed are safe; check free disk "
             "space and permissions, then run again."
         ) from exc
+
+
+def _remember_store(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value:
+        ctx.ensure_object(dict)["store"] = value
+
+
+store_option = click.option(
+    "--store",
+    metavar="NAME",
+    envvar="MMSEARCH_STORE",
+    expose_value=False,
+    callback=_remember_store,
+    help="Vector store (default: the library's, else faiss); `index` records it for the library.",
+)
+"""``--store NAME``: the vector store a command uses (``mmsearch plugins`` lists them)."""

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from mmsearch.cli.context import open_library
+from mmsearch.cli.context import open_library, store_option
 from mmsearch.errors import UsageError
 from mmsearch.query.names import FUSION_METHODS, SIGNALS
 
@@ -100,6 +100,7 @@ def filter_options(func: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--space", multiple=True, help="Search this space (id or encoder; repeatable).")
 @click.option("--explain-plan", is_flag=True, help="Print the query plan and stop.")
 @click.option("--json", "as_json", is_flag=True, help="Print results (with `why`) as JSON.")
+@store_option
 @click.pass_context
 def query(ctx: click.Context, /, text: str | None, image: tuple[str, ...], audio: tuple[str, ...],
           k: int, within: tuple[Path, ...], fusion: str, signals: str, min_score: float | None,
