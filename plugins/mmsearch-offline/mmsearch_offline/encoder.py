@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # the heavy modules load with the weights, on first use
     from mmsearch_offline.text_model import TextModel
 
 FloatArray = npt.NDArray[np.float32]
+CPU_BATCH_SIZE = 32
 
 
 class OfflineEncoder(Encoder):
@@ -43,10 +44,24 @@ class OfflineEncoder(Encoder):
         self.prompt = prompt
         self.checkpoint = identity.checkpoint(top, prompt)
         self.dim = identity.DIM
-        self.batch_size = 32
+        self._batch_size: int | None = None
         self._text: TextModel | None = None
         self._image: ImageModel | None = None
         self._conse: Conse | None = None
+
+    @property
+    def batch_size(self) -> int:
+        """Inputs per forward pass: 32 on the CPU, 256 on a CUDA device (``MMSEARCH_DEVICE``);
+        known before the weights load (it imports torch to ask for a GPU, loads nothing)."""
+        if self._batch_size is not None:
+            return self._batch_size
+        from mmsearch_open_clip.device import batch_size
+
+        return batch_size(CPU_BATCH_SIZE)
+
+    @batch_size.setter
+    def batch_size(self, value: int) -> None:
+        self._batch_size = value
 
     @property
     def loaded(self) -> bool:

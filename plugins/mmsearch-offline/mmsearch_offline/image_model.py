@@ -19,12 +19,14 @@ test checks it on 12 MP photos).
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 import timm
 import torch
+from mmsearch_open_clip.device import default_half, encoder_device, half_copy, probe_images
 from PIL import Image
 from timm.data.config import resolve_data_config
 from timm.data.transforms_factory import create_transform
@@ -33,6 +35,8 @@ from mmsearch_offline.convert import to_timm
 from mmsearch_offline.weights import IMAGE_WEIGHTS, OfflineWeightsError, verified_path
 
 ARCH = "tf_efficientnet_lite0"
+
+log = logging.getLogger("mmsearch.offline")
 
 Transform = Callable[[Image.Image], torch.Tensor]
 
@@ -61,22 +65,52 @@ def _load_network() -> torch.nn.Module:
 
 
 class ImageModel:
-    """The classifier and its preprocessing."""
+    """The classifier and its preprocessing; the network runs on ``device`` (where it is)."""
 
-    def __init__(self, net: torch.nn.Module, transform: Transform, resize_to: int) -> None:
+    def __init__(
+        self,
+        net: torch.nn.Module,
+        transform: Transform,
+        resize_to: int,
+        device: torch.device | None = None,
+    ) -> None:
         self.net = net
         self.transform = transform
         """timm's reference preprocessing for the network."""
         self.resize_to = resize_to
         """The short side the transform resizes to before its centre crop."""
+        self.device = torch.device("cpu") if device is None else device
+        self.dtype = torch.float32
 
     @classmethod
-    def load(cls) -> ImageModel:
-        """Load the packaged weights into timm's network, with timm's preprocessing for it."""
-        net = _load_network()
+    def load(
+        cls, device: torch.device | None = None, half: torch.dtype | None = None
+    ) -> ImageModel:
+        """Load the packaged weights into timm's network, with timm's preprocessing for it,
+        on the encoders' device (``MMSEARCH_DEVICE``). ``half`` is the type to try (fp32:
+        none; None: fp16 on a CUDA device only), kept only if it keeps the probabilities."""
+        device = encoder_device() if device is None else device
+        net = _load_network().to(device)
         config = _data_config({}, model=net)
         resize_to = math.floor(config["input_size"][-1] / config["crop_pct"])
-        return cls(net, cast(Transform, create_transform(**config)), resize_to)
+        model = cls(net, cast(Transform, create_transform(**config)), resize_to, device)
+        half = default_half(device) if half is None else half
+        if half != torch.float32:
+            model._try_half(half)
+        return model
+
+    def _try_half(self, dtype: torch.dtype) -> None:
+        batch = torch.stack([self.preprocess(image) for image in probe_images(self.resize_to)])
+        kept = half_copy(
+            "offline image model (EfficientNet-Lite0)",
+            self.net,
+            dtype,
+            lambda net: self._classify(net, batch, dtype),
+            self.classify(batch),
+            logger=log,
+        )
+        if kept is not None:
+            self.net, self.dtype = kept, dtype
 
     def preprocess(self, image: Image.Image) -> torch.Tensor:
         """The network's input for one image: shrunk cheaply if huge, then timm's transform."""
@@ -87,10 +121,15 @@ class ImageModel:
         return self.transform(image)
 
     def classify(self, batch: torch.Tensor) -> torch.Tensor:
-        """Class probabilities, ``(n, 1000)``, for a batch of preprocessed images."""
+        """Class probabilities, ``(n, 1000)`` float32 on the CPU, for preprocessed images."""
+        return self._classify(self.net, batch, self.dtype)
+
+    def _classify(
+        self, net: torch.nn.Module, batch: torch.Tensor, dtype: torch.dtype
+    ) -> torch.Tensor:
         with torch.inference_mode():
-            logits: torch.Tensor = self.net(batch)
-            return logits.softmax(dim=-1)
+            logits: torch.Tensor = net(batch.to(self.device, dtype))
+            return logits.float().softmax(dim=-1).cpu()
 
     def probabilities(self, images: Sequence[Image.Image]) -> torch.Tensor:
         """An ``(n, 1000)`` tensor of class probabilities."""

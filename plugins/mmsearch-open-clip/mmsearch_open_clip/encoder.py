@@ -11,6 +11,7 @@ import numpy.typing as npt
 
 from mmsearch import Encoder, Modality
 from mmsearch_open_clip.choice import DEFAULT_CHECKPOINT, ModelChoice, parse_choice
+from mmsearch_open_clip.hardware import CPU_BATCH_SIZE
 from mmsearch_open_clip.weights import unavailable_reason
 
 if TYPE_CHECKING:
@@ -29,7 +30,9 @@ class OpenClipEncoder(Encoder):
     modalities: ClassVar[frozenset[Modality]] = frozenset({"image", "text"})
     priority: ClassVar[int] = 50
     description: ClassVar[str] = "open_clip: photos and text in one space (choose with --model)"
-    preprocessing_version: ClassVar[str] = "1"
+    # 2: large pictures are decoded at twice image_min_side at least, no longer right down
+    # to it (mmsearch_images.reduce); their vectors changed, so they are a new space.
+    preprocessing_version: ClassVar[str] = "2"
     # CLIP embeddings of a resized or recompressed copy stay above 0.985; different
     # photos, bursts included, rarely pass 0.95.
     near_duplicate_similarity: ClassVar[float | None] = 0.985
@@ -40,9 +43,7 @@ class OpenClipEncoder(Encoder):
         self.dim = self.choice.arch.embed_dim
         self.image_min_side: int | None = self.choice.arch.image_size
         """The shortest image side the model looks at: decoders need not produce more."""
-        # The engine commits 64 files at a time, and two torch threads keep busier on a
-        # batch of 64 than on two of 32 (measured on ViT-B-32).
-        self.batch_size = 64
+        self._batch_size: int | None = None
         self._loaded: LoadedModel | None = None
         self._load_error: str | None = None
         self._lock = threading.Lock()
@@ -56,6 +57,24 @@ class OpenClipEncoder(Encoder):
     def unavailable_reason(self) -> str | None:
         """Why the weights cannot be had here (not cached, not downloadable), or None."""
         return unavailable_reason(self.choice)
+
+    @property
+    def batch_size(self) -> int:
+        """Inputs per forward pass: 64 on the CPU, 256 on a CUDA device (``MMSEARCH_DEVICE``).
+
+        Known before the weights load (it imports torch to ask for a GPU, but loads nothing).
+        """
+        if self._batch_size is not None:
+            return self._batch_size
+        if self._loaded is not None:
+            return self._loaded.batch_size
+        from mmsearch_open_clip.device import batch_size
+
+        return batch_size(CPU_BATCH_SIZE)
+
+    @batch_size.setter
+    def batch_size(self, value: int) -> None:
+        self._batch_size = value
 
     @property
     def loaded(self) -> bool:

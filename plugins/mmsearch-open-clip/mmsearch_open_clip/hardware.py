@@ -7,8 +7,11 @@ Environment overrides, for machines where the defaults measure badly:
   as one (35 against 19 images/s), but when other programs kept a core busy, two
   threads fell below one (about 12 against 19): torch's OpenMP threads wait for each other.
   Set it to 1 where indexing shares a small machine with other work;
-- ``MMSEARCH_OPEN_CLIP_PRECISION``: ``auto`` (a bf16 image tower on CPUs with native
-  bf16 matrix instructions, AMX-BF16 or AVX512-BF16, else fp32), ``fp32`` or ``bf16``.
+- ``MMSEARCH_OPEN_CLIP_PRECISION``: ``auto`` (on the CPU, a bf16 image tower on CPUs with
+  native bf16 matrix instructions, AMX-BF16 or AVX512-BF16, else fp32; on a CUDA device,
+  fp16 for both towers), ``fp32``, ``bf16`` or ``fp16``. On the CPU only the image tower
+  changes type; on a CUDA device both towers do (the device itself is ``MMSEARCH_DEVICE``,
+  see :mod:`mmsearch_open_clip.device`).
 
 Native bf16 is what makes it pay: on a 2-core AMD EPYC with AVX512-BF16 (no AMX) the
 ViT-B-32 image tower ran about 2.2 times faster in bf16 than in fp32; CPUs without
@@ -22,7 +25,10 @@ from __future__ import annotations
 import os
 from typing import Any
 
-PRECISIONS = ("auto", "fp32", "bf16")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+CPU_BATCH_SIZE = 64
+"""The engine commits 64 files at a time, and two torch threads keep busier on a batch of 64
+than on two of 32 (measured on ViT-B-32). A CUDA device takes ``device.GPU_BATCH_SIZE``."""
 
 
 def cpu_features() -> dict[str, Any]:
@@ -69,9 +75,19 @@ def precision_setting() -> str:
     return value
 
 
-def wants_bf16(features: dict[str, Any] | None = None) -> bool:
-    """Whether to try a bf16 image tower (it is still checked against fp32 when loaded)."""
+def half_precision(on_cuda: bool, features: dict[str, Any] | None = None) -> str | None:
+    """The half type to try (``"bf16"`` or ``"fp16"``), or None for fp32; whatever is tried
+    is still checked against fp32 when the model loads."""
     setting = precision_setting()
-    if setting == "auto":
-        return has_native_bf16(features)
-    return setting == "bf16"
+    if setting == "fp32":
+        return None
+    if setting != "auto":
+        return setting
+    if on_cuda:
+        return "fp16"
+    return "bf16" if has_native_bf16(features) else None
+
+
+def wants_bf16(features: dict[str, Any] | None = None) -> bool:
+    """Whether to try a bf16 image tower on the CPU."""
+    return half_precision(False, features) == "bf16"

@@ -3,12 +3,12 @@
 Everything here imports torch and open_clip, so the encoder imports this module
 only when it first embeds something. Weights are read with ``weights_only=True``
 (or from safetensors); a file that needs unsafe pickle fails with a message,
-never a silent fallback.
+never a silent fallback. The model runs on the device :mod:`mmsearch_open_clip.device`
+chooses (``MMSEARCH_DEVICE``), in half precision where that keeps the vectors.
 """
 
 from __future__ import annotations
 
-import copy
 import logging
 import pickle
 from collections.abc import Callable, Sequence
@@ -25,7 +25,19 @@ from PIL import Image
 
 from mmsearch_open_clip.choice import ModelChoice
 from mmsearch_open_clip.configs import register_own_configs
-from mmsearch_open_clip.hardware import cpu_features, thread_count, wants_bf16
+from mmsearch_open_clip.device import (
+    GPU_BATCH_SIZE,
+    HALF_MIN_COSINE,
+    encoder_device,
+    half_copy,
+    probe_images,
+)
+from mmsearch_open_clip.hardware import (
+    CPU_BATCH_SIZE,
+    cpu_features,
+    half_precision,
+    thread_count,
+)
 from mmsearch_open_clip.text import TextTower
 from mmsearch_open_clip.weights import pretrained_config, weights_file
 
@@ -35,6 +47,7 @@ FloatArray = npt.NDArray[np.float32]
 RANDOM_SEED = 20240607
 """Seed of ``ARCH:random`` weights: the same on every run, so a test library can be reopened."""
 BF16_MIN_COSINE = 0.99
+_HALF_TYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 class UnsafeWeightsError(RuntimeError):
@@ -84,36 +97,44 @@ def create_model(choice: ModelChoice) -> Any:
     return model
 
 
-def probe_images(size: int, count: int = 4) -> list[Image.Image]:
-    """Fixed, photo-like test pictures (smooth gradients, shapes, a little noise)."""
-    rng = np.random.default_rng(7)
-    ys, xs = np.mgrid[0:size, 0:size] / size
-    pictures = []
-    for i in range(count):
-        base = np.stack([xs * (i + 1) % 1, ys, (xs + ys) / 2], axis=-1)
-        disc = ((xs - 0.3 - 0.1 * i) ** 2 + (ys - 0.6) ** 2) < 0.05
-        base[disc] = rng.random(3)
-        noisy = base + rng.normal(0, 0.03, base.shape)
-        pictures.append(Image.fromarray((np.clip(noisy, 0, 1) * 255).astype(np.uint8)))
-    return pictures
+def half_to_try(device: torch.device) -> torch.dtype:
+    """The type ``MMSEARCH_OPEN_CLIP_PRECISION`` asks to try on ``device`` (fp32: none)."""
+    name = half_precision(device.type == "cuda")
+    return _HALF_TYPES[name] if name else torch.float32
+
+
+def min_cosine(dtype: torch.dtype) -> float:
+    """How close to fp32 a tower in ``dtype`` must stay (bf16 has fewer digits than fp16)."""
+    return BF16_MIN_COSINE if dtype == torch.bfloat16 else HALF_MIN_COSINE
 
 
 class ImageTower:
-    """The reference transform and the image tower, bf16 where it is fast and faithful.
+    """The reference transform and the image tower, in half precision where it is fast and
+    faithful, on ``device`` (where ``model`` already is).
 
     Preprocessing (mostly Pillow's antialiased resize, which releases the GIL) runs in
-    ``threads`` threads before each forward pass, so it does not leave cores idle.
+    ``threads`` threads before each forward pass, so it does not leave cores idle. ``half``
+    is the type to try (fp32: none); None tries what ``MMSEARCH_OPEN_CLIP_PRECISION`` asks
+    for on ``device``.
     """
 
-    def __init__(self, model: Any, threads: int = 1) -> None:
+    def __init__(
+        self,
+        model: Any,
+        threads: int = 1,
+        device: torch.device | None = None,
+        half: torch.dtype | None = None,
+    ) -> None:
         self.model = model
+        self.device = torch.device("cpu") if device is None else device
         self.preprocess: Callable[[Image.Image], torch.Tensor] = image_transform_v2(
             PreprocessCfg(**model.visual.preprocess_cfg), is_train=False
         )
         self._pool = ThreadPoolExecutor(max(1, threads), thread_name_prefix="open-clip-prep")
         self.dtype = torch.float32
-        if wants_bf16():
-            self.dtype = self._try_bf16()
+        half = half_to_try(self.device) if half is None else half
+        if half != torch.float32:
+            self._try_half(half)
 
     def tensors(self, images: Sequence[Image.Image]) -> torch.Tensor:
         """The batch exactly as open_clip's reference transform makes it."""
@@ -122,45 +143,57 @@ class ImageTower:
         return torch.stack(list(self._pool.map(self.preprocess, images)))
 
     def forward(self, batch: torch.Tensor) -> torch.Tensor:
-        """Unit vectors for a preprocessed batch."""
+        """Unit vectors, float32 on the CPU, for a preprocessed batch."""
         with torch.inference_mode():
-            out = self.model.encode_image(batch.to(self.dtype))
-            return F.normalize(out.float(), dim=-1)
+            out = self.model.encode_image(batch.to(self.device, self.dtype))
+            return F.normalize(out.float(), dim=-1).cpu()
 
     def encode(self, images: Sequence[Image.Image]) -> FloatArray:
         """Unit vectors for PIL images."""
         return self.forward(self.tensors(images)).numpy().astype(np.float32)
 
-    def _try_bf16(self) -> torch.dtype:
+    def _try_half(self, dtype: torch.dtype) -> None:
         size = int(min(np.atleast_1d(self.model.visual.preprocess_cfg["size"])))
         batch = self.tensors(probe_images(size))
         reference = self.forward(batch)
         fp32_visual = self.model.visual
-        self.model.visual = copy.deepcopy(fp32_visual).to(torch.bfloat16)
-        self.dtype = torch.bfloat16
-        cosine = float((self.forward(batch) * reference).sum(dim=-1).min())
-        if cosine >= BF16_MIN_COSINE:
-            log.info("open_clip image tower runs in bf16 (cosine to fp32 %.4f)", cosine)
-            return torch.bfloat16
-        log.warning(
-            "open_clip image tower stays fp32: bf16 changed vectors too much (cosine %.4f < %g)",
-            cosine,
-            BF16_MIN_COSINE,
+
+        def run(visual: Any) -> torch.Tensor:
+            self.model.visual, self.dtype = visual, dtype
+            return self.forward(batch)
+
+        kept = half_copy(
+            "open_clip image tower",
+            fp32_visual,
+            dtype,
+            run,
+            reference,
+            min_cosine(dtype),
+            logger=log,
         )
-        self.model.visual = fp32_visual
-        return torch.float32
+        if kept is None:
+            self.model.visual, self.dtype = fp32_visual, torch.float32
 
 
 class LoadedModel:
-    """Both towers of one model, ready to embed."""
+    """Both towers of one model, ready to embed, on ``device`` (default: ``MMSEARCH_DEVICE``).
 
-    def __init__(self, choice: ModelChoice) -> None:
+    On the CPU only the image tower may change type (the text tower's share of the work is
+    small there); on a CUDA device both try half precision.
+    """
+
+    def __init__(self, choice: ModelChoice, device: torch.device | None = None) -> None:
         threads = thread_count(cpu_features())
         torch.set_num_threads(threads)
         self.choice = choice
-        self.model = create_model(choice)
-        self.images = ImageTower(self.model, threads)
-        self.texts = TextTower(self.model, open_clip.get_tokenizer(choice.arch.name))
+        self.device = encoder_device() if device is None else device
+        on_cuda = self.device.type == "cuda"
+        self.batch_size = GPU_BATCH_SIZE if on_cuda else CPU_BATCH_SIZE
+        self.model = create_model(choice).to(self.device)
+        self.images = ImageTower(self.model, threads, self.device)
+        tokenizer = open_clip.get_tokenizer(choice.arch.name)
+        text_half = half_to_try(self.device) if on_cuda else torch.float32
+        self.texts = TextTower(self.model, tokenizer, self.device, text_half, min_cosine(text_half))
 
     def encode(self, modality: str, contents: Sequence[Any]) -> FloatArray:
         """Embed images or texts into unit rows."""

@@ -6,11 +6,13 @@ token can see the padding after it, so running only the real tokens gives the
 same vector for a fraction of the work. That holds for open_clip's ``CLIP`` class
 with a causal mask and argmax pooling; other text towers (bidirectional ones,
 Hugging Face towers) run at full length. Even for a ``CLIP`` the claim is checked
-numerically on the loaded weights before trimming is used.
+numerically on the loaded weights before trimming is used (in fp32, before any change of
+type: on a CUDA device the tower then tries half precision, checked against fp32 too).
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 from collections import OrderedDict
@@ -24,12 +26,13 @@ import torch.nn.functional as F
 from open_clip.model import CLIP
 from open_clip.transformer import text_global_pool
 
+from mmsearch_open_clip.device import HALF_MIN_COSINE, PROBE_TEXTS, half_copy
+
 log = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float32]
 TRIM_TOLERANCE = 1e-5
 CACHE_SIZE = 256
-_PROBES = ("a photo of a cat sleeping on a sofa", "", "invoice 12345!", "word " * 100)
 
 
 def _real_length(tokens: torch.Tensor) -> int:
@@ -57,6 +60,22 @@ def trimmed_forward(model: Any, tokens: torch.Tensor) -> torch.Tensor:
     return out
 
 
+def cast_text_tower(model: Any, dtype: torch.dtype) -> Any:
+    """``model`` with every parameter and buffer but the image tower's in ``dtype`` (in place)."""
+    visual = model.visual
+    model.visual = torch.nn.Identity()  # out of reach of .to() while the rest converts
+    try:
+        model.to(dtype)
+    finally:
+        model.visual = visual
+    return model
+
+
+def _text_copy(model: Any, dtype: torch.dtype) -> Any:
+    """A copy of ``model`` whose text tower is in ``dtype``; it shares the image tower."""
+    return cast_text_tower(copy.deepcopy(model, {id(model.visual): model.visual}), dtype)
+
+
 def can_trim(model: Any) -> bool:
     """Whether the model's text tower is the causal, argmax-pooled kind trimming is exact for."""
     return (
@@ -67,32 +86,70 @@ def can_trim(model: Any) -> bool:
 
 
 class TextTower:
-    """Embeds texts; trims padding where proven exact; remembers recent texts."""
+    """Embeds texts on ``device`` (where ``model`` already is); trims padding where proven
+    exact; tries ``half`` precision (fp32: none), kept only at ``min_cosine`` to fp32;
+    remembers recent texts."""
 
-    def __init__(self, model: Any, tokenizer: Callable[..., Any]) -> None:
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Callable[..., Any],
+        device: torch.device | None = None,
+        half: torch.dtype = torch.float32,
+        min_cosine: float = HALF_MIN_COSINE,
+    ) -> None:
         self.model = model
         self.tokenizer = tokenizer
+        self.device = torch.device("cpu") if device is None else device
         self._cache: OrderedDict[str, FloatArray] = OrderedDict()
         self._lock = threading.Lock()
         self.trims = can_trim(model) and self._trimming_is_exact()
+        self.dtype = torch.float32
+        if half != torch.float32:
+            self._try_half(half, min_cosine)
 
     def _tokens(self, texts: Sequence[str]) -> torch.Tensor:
         tokens = self.tokenizer(list(texts))
         assert isinstance(tokens, torch.Tensor)
-        return tokens
+        return tokens.to(self.device)
 
-    def _full(self, tokens: torch.Tensor) -> torch.Tensor:
+    def _full(self, tokens: torch.Tensor, model: Any = None) -> torch.Tensor:
+        model = self.model if model is None else model
         with torch.inference_mode():
-            out: torch.Tensor = self.model.encode_text(tokens)
+            out: torch.Tensor = model.encode_text(tokens)
             return F.normalize(out.float(), dim=-1)
 
-    def _trimmed(self, tokens: torch.Tensor) -> torch.Tensor:
-        assert isinstance(self.model, CLIP)
+    def _trimmed(self, tokens: torch.Tensor, model: Any = None) -> torch.Tensor:
+        model = self.model if model is None else model
+        assert isinstance(model, CLIP)
         with torch.inference_mode():
-            return F.normalize(trimmed_forward(self.model, tokens).float(), dim=-1)
+            return F.normalize(trimmed_forward(model, tokens).float(), dim=-1)
+
+    def _vectors(self, tokens: torch.Tensor, model: Any = None) -> torch.Tensor:
+        """Unit rows, float32 on the CPU, by the path this tower uses."""
+        vectors = self._trimmed(tokens, model) if self.trims else self._full(tokens, model)
+        return vectors.cpu()
+
+    def _try_half(self, dtype: torch.dtype, min_cosine: float) -> None:
+        tokens = self._tokens(PROBE_TEXTS)
+        passed = half_copy(
+            "open_clip text tower",
+            self.model,
+            dtype,
+            lambda candidate: self._vectors(tokens, candidate),
+            self._vectors(tokens),
+            min_cosine,
+            cast=lambda model: _text_copy(model, dtype),
+            logger=log,
+        )
+        if passed is not None:
+            # The copy only proved it: the shared model converts in place, the same way, so
+            # both towers stay one model in memory.
+            cast_text_tower(self.model, dtype)
+            self.dtype = dtype
 
     def _trimming_is_exact(self) -> bool:
-        tokens = self._tokens(_PROBES)
+        tokens = self._tokens(PROBE_TEXTS)
         try:
             gap = float((self._full(tokens) - self._trimmed(tokens)).abs().max())
         except (RuntimeError, ValueError, IndexError) as exc:
@@ -113,9 +170,7 @@ class TextTower:
         return np.stack(rows).astype(np.float32)
 
     def _embed(self, texts: list[str]) -> FloatArray:
-        tokens = self._tokens(texts)
-        vectors = self._trimmed(tokens) if self.trims else self._full(tokens)
-        return vectors.numpy().astype(np.float32)
+        return self._vectors(self._tokens(texts)).numpy().astype(np.float32)
 
     def _remember(self, rows: dict[str, FloatArray]) -> None:
         for text, row in rows.items():
