@@ -33,6 +33,7 @@ import numpy.typing as npt
 
 from mmsearch.contracts import CatalogVectors, FloatArray, IdArray
 from mmsearch.store.faiss_file import IndexFileError, IndexFileHeader, fsync_dir
+from mmsearch.store.faiss_gpu import copy_to_gpus, gpu_count, train_on_gpus
 
 log = logging.getLogger("mmsearch")
 
@@ -97,6 +98,7 @@ class ApproximateIndex:
         self.params = params
         self.vectors_file = vectors_file
         self.recall = recall
+        self._gpu: Any = None
 
     # -- build -----------------------------------------------------------------
 
@@ -109,12 +111,15 @@ class ApproximateIndex:
         rows, row_ids = _write_rows(vectors, dim, folder / name)
         nlist = params.lists_for(len(row_ids), dim)
         ivf = _new_ivfpq(dim, nlist, params.m)
+        on_gpu = train_on_gpus(ivf, dim)
         rng = np.random.default_rng(0)
         sample = np.sort(rng.choice(len(row_ids), min(_TRAIN_MAX, len(row_ids)), replace=False))
         ivf.train(np.ascontiguousarray(rows[sample]))
         for start in range(0, len(row_ids), 65_536):
             stop = start + 65_536
             ivf.add_with_ids(np.ascontiguousarray(rows[start:stop]), row_ids[start:stop])
+        if on_gpu:
+            ivf.clustering_index = None  # the GPU copy must not be serialised with the index
         built = cls(ivf, rows, row_ids, params, name)
         built.recall = built.measure_recall()
         return built
@@ -143,12 +148,14 @@ class ApproximateIndex:
     def add(self, ids: IdArray, vectors: FloatArray) -> None:
         """Encode new vectors into the IVF and keep their float32 rows for re-ranking."""
         self.ivf.add_with_ids(vectors, ids)
+        self._gpu = None
         for sid, row in zip(ids.tolist(), vectors, strict=True):
             self.extra[sid] = row.copy()
 
     def remove(self, ids: IdArray) -> None:
         """Drop vectors by id (unknown ids are ignored)."""
         self.ivf.remove_ids(faiss.IDSelectorBatch(ids))
+        self._gpu = None
         rows, found = self._rows_of(ids)
         self.alive[rows[found]] = False
         for sid in ids.tolist():
@@ -174,13 +181,22 @@ class ApproximateIndex:
         self.ivf.nprobe = self.params.nprobe
         depth = min(max(self.params.rerank, 10 * k), self.ntotal)
         if allowed is None:
-            _, found = self.ivf.search(row, depth)
+            _, found = self._searchable().search(row, depth)
         else:
             selector = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
             params = faiss.SearchParametersIVF(sel=selector, nprobe=self.params.nprobe)  # type: ignore[call-arg]
             _, found = self.ivf.search(row, depth, params=params)
         candidates = found[0][found[0] >= 0]
         return self._rescore(candidates, row[0], k)
+
+    def _searchable(self) -> Any:
+        """The IVF on the GPUs when there are any (codes copied once per change), else itself."""
+        if gpu_count() == 0:
+            return self.ivf
+        if self._gpu is None:
+            self._gpu = copy_to_gpus(self.ivf, float16_tables=True) or self.ivf
+            self._gpu.nprobe = self.params.nprobe
+        return self._gpu
 
     def _rescore(self, ids: IdArray, query: FloatArray, k: int) -> tuple[IdArray, FloatArray]:
         ids, vectors = self._vectors_of(ids)

@@ -41,6 +41,7 @@ from mmsearch.store.faiss_file import (
     read_index_file,
     write_index_file,
 )
+from mmsearch.store.faiss_gpu import copy_to_gpus
 
 log = logging.getLogger("mmsearch")
 
@@ -70,30 +71,6 @@ def search_threads() -> Iterator[None]:
         yield
     finally:
         faiss.omp_set_num_threads(before)
-
-
-def gpu_count() -> int:
-    """How many GPUs FAISS can use (0 with faiss-cpu, or a GPU build on a machine without one)."""
-    get = getattr(faiss, "get_num_gpus", None)
-    return int(get()) if get else 0
-
-
-_said_cpu = False
-
-
-def _to_gpu(index: Any) -> Any:
-    """``index`` copied to every GPU, or None (one log line) when there is none or it fails."""
-    global _said_cpu
-    if gpu_count() == 0:
-        if not _said_cpu and hasattr(faiss, "index_cpu_to_all_gpus"):
-            log.info("FAISS has GPU support but sees no GPU: searching on the CPU.")
-        _said_cpu = True
-        return None
-    try:
-        return faiss.index_cpu_to_all_gpus(index)
-    except Exception as exc:  # an odd driver must not stop search: the CPU index works
-        log.warning("Searching on the CPU: could not move the index to the GPU (%s).", exc)
-        return None
 
 
 class FaissIndex(VectorIndex):
@@ -183,11 +160,9 @@ class FaissIndex(VectorIndex):
         return ids[0][keep], scores[0][keep]
 
     def _searchable(self) -> Any:
-        if self._gpu is None and gpu_count():
-            self._gpu = _to_gpu(self.flat)
-        if gpu_count() == 0 and not _said_cpu:
-            _to_gpu(self.flat)  # says once that there is no GPU, where FAISS could use one
-        return self._gpu if self._gpu is not None else self.flat
+        if self._gpu is None:
+            self._gpu = copy_to_gpus(self.flat) or self.flat
+        return self._gpu
 
     # -- loading, rebuilding, saving -------------------------------------------
 
