@@ -8,7 +8,7 @@ files and decompression bombs are skipped with a reason.
 
 Option read (``ExtractSettings.options``): ``image_min_side``, the shortest side the
 encoder looks at, which the engine fills in from the encoder; large pictures are then
-decoded or kept only that large (see :mod:`mmsearch_images.reduce`).
+decoded or kept only twice that large (see :mod:`mmsearch_images.reduce`).
 """
 
 from __future__ import annotations
