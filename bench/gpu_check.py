@@ -217,8 +217,9 @@ def synchronize(device: Any) -> None:
 def image_part(sizes: Sizes, workers: int, arch: str, report: Report, smoke: bool) -> None:
     import torch
     from mmsearch_open_clip import OpenClipEncoder
-    from mmsearch_open_clip.device import DeviceError, encoder_device
     from mmsearch_open_clip.runtime import ImageTower, create_model
+
+    from mmsearch.torch_device import DeviceError, encoder_device
 
     report.section("(a) open_clip image encoding")
     report.fact("torch", f"{torch.__version__} (built for CUDA {torch.version.cuda})")

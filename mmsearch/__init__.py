@@ -1,7 +1,8 @@
 """mmsearch: local-first, plugin-based multimodal search.
 
 The public API is what this module exports; plugins import from here, from
-:mod:`mmsearch.contracts` and :mod:`mmsearch.hookspecs`, and nowhere else.
+:mod:`mmsearch.contracts` and :mod:`mmsearch.hookspecs` (torch-based encoders also
+from :mod:`mmsearch.torch_device`), and nowhere else.
 """
 
 import importlib

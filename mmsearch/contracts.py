@@ -379,3 +379,26 @@ class VectorStore(ABC):
     @abstractmethod
     def open_index(self, target: IndexTarget) -> VectorIndex:
         """The index of ``target``'s space; cheap: nothing is loaded until ``sync``."""
+
+
+__all__ = [
+    "MEDIA_TYPES",
+    "Annotator",
+    "CatalogVectors",
+    "Encoder",
+    "ExtractSettings",
+    "Extractor",
+    "FloatArray",
+    "IdArray",
+    "IndexHealth",
+    "IndexTarget",
+    "MediaType",
+    "Modality",
+    "Reranker",
+    "Segment",
+    "SkipFile",
+    "Source",
+    "VectorBatches",
+    "VectorIndex",
+    "VectorStore",
+]

@@ -41,3 +41,15 @@ def register_vector_stores(register: Callable[[VectorStore], None]) -> None:
 @hookspec
 def register_commands(cli: click.Group) -> None:
     """Add click commands to the ``mmsearch`` command group."""
+
+
+__all__ = [
+    "hookimpl",
+    "hookspec",
+    "register_annotators",
+    "register_commands",
+    "register_encoders",
+    "register_extractors",
+    "register_rerankers",
+    "register_vector_stores",
+]

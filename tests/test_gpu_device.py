@@ -1,6 +1,6 @@
 """The GPU path of the torch encoders, as far as a machine without a GPU can check it.
 
-``MMSEARCH_DEVICE`` chooses the device (mmsearch_open_clip.device); without CUDA everything
+``MMSEARCH_DEVICE`` chooses the device (mmsearch.torch_device); without CUDA everything
 stays on the CPU with one log line. The half-precision check runs here on CPU tensors, with
 the device injected as the CPU: the same code decides fp16 on a GPU. The branch that moves
 tensors to a CUDA device runs only where there is one (bench/gpu_check.py).
@@ -19,10 +19,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 from mmsearch_open_clip import TINY_ARCH, OpenClipEncoder
-from mmsearch_open_clip import device as device_module
 from mmsearch_open_clip import runtime as runtime_module
 from mmsearch_open_clip.configs import register_own_configs
-from mmsearch_open_clip.device import (
+from mmsearch_open_clip.hardware import half_precision
+from mmsearch_open_clip.runtime import RANDOM_SEED, ImageTower, half_to_try
+from mmsearch_open_clip.text import TextTower
+
+from mmsearch import torch_device as device_module
+from mmsearch.torch_device import (
     DeviceError,
     batch_size,
     default_half,
@@ -31,9 +35,6 @@ from mmsearch_open_clip.device import (
     probe_images,
     resolve_device,
 )
-from mmsearch_open_clip.hardware import half_precision
-from mmsearch_open_clip.runtime import RANDOM_SEED, ImageTower, half_to_try
-from mmsearch_open_clip.text import TextTower
 
 TINY = f"{TINY_ARCH}:random"
 CPU = torch.device("cpu")

@@ -18,8 +18,9 @@ from mmsearch_offline import OfflineEncoder
 from mmsearch_offline import text_model as text_model_module
 from mmsearch_offline.image_model import ImageModel
 from mmsearch_offline.text_model import TextModel
-from mmsearch_open_clip import device as device_module
-from mmsearch_open_clip.device import DeviceError, probe_images
+
+from mmsearch import torch_device as device_module
+from mmsearch.torch_device import DeviceError, probe_images
 
 CPU = torch.device("cpu")
 TEXTS = ["a cat asleep on the sofa", "the budget for next year", "", "train to Lisbon " * 40]

@@ -1,7 +1,8 @@
 """The public API, and plugins that stay inside it.
 
 Public: what ``mmsearch`` exports (``__all__``), ``mmsearch.contracts``,
-``mmsearch.hookspecs``, and what ``mmsearch.testing`` exports. Every first-party
+``mmsearch.hookspecs``, ``mmsearch.torch_device`` (for torch encoders), and what
+``mmsearch.testing`` exports. Every first-party
 plugin under plugins/ is read with ``ast`` (not imported), so a plugin added by
 anyone is checked, tests and benchmarks included.
 """
@@ -22,7 +23,13 @@ import mmsearch
 import mmsearch.testing
 
 REPO = Path(__file__).resolve().parent.parent
-PUBLIC_MODULES = {"mmsearch", "mmsearch.contracts", "mmsearch.hookspecs", "mmsearch.testing"}
+PUBLIC_MODULES = {
+    "mmsearch",
+    "mmsearch.contracts",
+    "mmsearch.hookspecs",
+    "mmsearch.testing",
+    "mmsearch.torch_device",
+}
 # For modules with __all__, only the names it lists are public.
 EXPORTS = {"mmsearch": set(mmsearch.__all__), "mmsearch.testing": set(mmsearch.testing.__all__)}
 _SKIP_PARTS = {"build", "dist", "__pycache__", ".venv"}
@@ -114,8 +121,26 @@ def test_the_import_check_tells_public_from_private(code: str, private: bool) ->
 @pytest.mark.parametrize("module", sorted(PUBLIC_MODULES))
 def test_every_exported_name_resolves(module: str) -> None:
     imported = importlib.import_module(module)
-    for name in getattr(imported, "__all__", []):
+    exported = getattr(imported, "__all__", None)
+    assert exported, f"{module} declares no __all__: say what is public"
+    for name in exported:
         assert getattr(imported, name) is not None, f"{module}.{name}"
+
+
+@pytest.mark.parametrize("module", sorted(PUBLIC_MODULES))
+def test_every_public_name_is_exported(module: str) -> None:
+    """A public module's ``__all__`` lists each class and function it defines (none hidden)."""
+    imported = importlib.import_module(module)
+    defined = {
+        name
+        for name, value in vars(imported).items()
+        if not name.startswith("_")
+        and getattr(value, "__module__", None) == module
+        and callable(value)
+    }
+    assert defined <= set(imported.__all__), (
+        f"{module}: not in __all__: {defined - set(imported.__all__)}"
+    )
 
 
 def test_the_contracts_are_exported_from_the_top_level() -> None:

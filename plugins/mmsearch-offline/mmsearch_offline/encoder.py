@@ -55,7 +55,7 @@ class OfflineEncoder(Encoder):
         known before the weights load (it imports torch to ask for a GPU, loads nothing)."""
         if self._batch_size is not None:
             return self._batch_size
-        from mmsearch_open_clip.device import batch_size
+        from mmsearch.torch_device import batch_size
 
         return batch_size(CPU_BATCH_SIZE)
 

@@ -26,11 +26,11 @@ from typing import Any, cast
 
 import timm
 import torch
-from mmsearch_open_clip.device import default_half, encoder_device, half_copy, probe_images
 from PIL import Image
 from timm.data.config import resolve_data_config
 from timm.data.transforms_factory import create_transform
 
+from mmsearch.torch_device import default_half, encoder_device, half_copy, probe_images
 from mmsearch_offline.convert import to_timm
 from mmsearch_offline.weights import IMAGE_WEIGHTS, OfflineWeightsError, verified_path
 

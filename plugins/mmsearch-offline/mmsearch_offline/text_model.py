@@ -10,9 +10,9 @@ from typing import cast
 import numpy as np
 import numpy.typing as npt
 import torch
-from mmsearch_open_clip.device import PROBE_TEXTS, default_half, encoder_device, half_copy
 from sentence_transformers import SentenceTransformer
 
+from mmsearch.torch_device import PROBE_TEXTS, default_half, encoder_device, half_copy
 from mmsearch_offline.weights import TEXT_WEIGHTS, text_model_folder, verified_path
 
 log = logging.getLogger("mmsearch.offline")

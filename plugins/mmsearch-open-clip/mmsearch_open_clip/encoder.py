@@ -68,7 +68,7 @@ class OpenClipEncoder(Encoder):
             return self._batch_size
         if self._loaded is not None:
             return self._loaded.batch_size
-        from mmsearch_open_clip.device import batch_size
+        from mmsearch.torch_device import batch_size
 
         return batch_size(CPU_BATCH_SIZE)
 

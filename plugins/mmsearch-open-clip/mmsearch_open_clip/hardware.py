@@ -11,7 +11,7 @@ Environment overrides, for machines where the defaults measure badly:
   native bf16 matrix instructions, AMX-BF16 or AVX512-BF16, else fp32; on a CUDA device,
   fp16 for both towers), ``fp32``, ``bf16`` or ``fp16``. On the CPU only the image tower
   changes type; on a CUDA device both towers do (the device itself is ``MMSEARCH_DEVICE``,
-  see :mod:`mmsearch_open_clip.device`).
+  see :mod:`mmsearch.torch_device`).
 
 Native bf16 is what makes it pay: on a 2-core AMD EPYC with AVX512-BF16 (no AMX) the
 ViT-B-32 image tower ran about 2.2 times faster in bf16 than in fp32; CPUs without

@@ -3,7 +3,7 @@
 Everything here imports torch and open_clip, so the encoder imports this module
 only when it first embeds something. Weights are read with ``weights_only=True``
 (or from safetensors); a file that needs unsafe pickle fails with a message,
-never a silent fallback. The model runs on the device :mod:`mmsearch_open_clip.device`
+never a silent fallback. The model runs on the device :mod:`mmsearch.torch_device`
 chooses (``MMSEARCH_DEVICE``), in half precision where that keeps the vectors.
 """
 
@@ -23,15 +23,15 @@ import torch.nn.functional as F
 from open_clip.transform import PreprocessCfg, image_transform_v2, merge_preprocess_dict
 from PIL import Image
 
-from mmsearch_open_clip.choice import ModelChoice
-from mmsearch_open_clip.configs import register_own_configs
-from mmsearch_open_clip.device import (
+from mmsearch.torch_device import (
     GPU_BATCH_SIZE,
     HALF_MIN_COSINE,
     encoder_device,
     half_copy,
     probe_images,
 )
+from mmsearch_open_clip.choice import ModelChoice
+from mmsearch_open_clip.configs import register_own_configs
 from mmsearch_open_clip.hardware import (
     CPU_BATCH_SIZE,
     cpu_features,

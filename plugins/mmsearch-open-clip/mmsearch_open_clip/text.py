@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from open_clip.model import CLIP
 from open_clip.transformer import text_global_pool
 
-from mmsearch_open_clip.device import HALF_MIN_COSINE, PROBE_TEXTS, half_copy
+from mmsearch.torch_device import HALF_MIN_COSINE, PROBE_TEXTS, half_copy
 
 log = logging.getLogger(__name__)
 

@@ -12,9 +12,10 @@ must keep a cosine of at least ``HALF_MIN_COSINE`` to the fp32 vectors of fixed 
 inputs (:func:`probe_images`, :data:`PROBE_TEXTS`), or the model stays fp32 with one
 warning. Inputs go to the device, vectors come back to the CPU as float32.
 
-Both torch encoders (open-clip, and mmsearch-offline's MiniLM and EfficientNet-Lite0) use
-this module, so the rule and its log line are the same for all of them. It holds no
-open_clip code: it imports torch only.
+Every torch encoder (open-clip, and mmsearch-offline's MiniLM and EfficientNet-Lite0) uses
+this module, so the rule and its log line are the same for all of them. It is public API for
+torch-based plugins, and the one core module that needs torch (and pillow for the probe
+images): nothing else in the core imports it, so the core itself still runs without torch.
 """
 
 from __future__ import annotations
@@ -177,3 +178,21 @@ def probe_images(size: int, count: int = 4) -> list[Image.Image]:
         noisy = base + rng.normal(0, 0.03, base.shape)
         pictures.append(Image.fromarray((np.clip(noisy, 0, 1) * 255).astype(np.uint8)))
     return pictures
+
+
+__all__ = [
+    "DTYPE_NAMES",
+    "ENV",
+    "GPU_BATCH_SIZE",
+    "HALF_MIN_COSINE",
+    "PROBE_TEXTS",
+    "DeviceError",
+    "batch_size",
+    "cuda_device_count",
+    "default_half",
+    "device_setting",
+    "encoder_device",
+    "half_copy",
+    "probe_images",
+    "resolve_device",
+]
