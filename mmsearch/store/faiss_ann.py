@@ -217,7 +217,7 @@ class ApproximateIndex:
         """The live ids among ``ids`` with their float32 vectors (file rows, then added ones)."""
         rows, found = self._rows_of(ids)
         in_file = found & self.alive[rows]
-        extra = [i for i, sid in enumerate(ids.tolist()) if sid in self.extra]
+        extra = [i for i, sid in enumerate(ids.tolist()) if sid in self.extra] if self.extra else []
         file_rows = rows[in_file]
         order = np.argsort(file_rows)  # read the file front to back
         out_ids = np.concatenate([ids[in_file][order], ids[extra]]).astype(np.int64)
