@@ -24,7 +24,7 @@ def test_migrations_create_every_table_from_an_empty_database(db_path: Path) -> 
         revision = MigrationContext.configure(conn).get_current_revision()
     catalog.close()
     assert names >= TABLES
-    assert revision == "0001"
+    assert revision == "0002"
 
 
 def test_models_match_the_migrated_schema(db_path: Path) -> None:
@@ -70,7 +70,7 @@ def test_vector_changes_bump_the_space_generation_and_cascade(db_path: Path) -> 
     with sqlite3.connect(db_path) as conn:
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("INSERT INTO spaces VALUES (1, 'k', 'enc', '', 2, '1', 0, 0)")
-        conn.execute("INSERT INTO roots VALUES (1, x'2f', '/', 0)")
+        conn.execute("INSERT INTO roots (id, path, display, added_at) VALUES (1, x'2f', '/', 0)")
         conn.execute(
             "INSERT INTO items (id, root_id, relpath, display, size, mtime_ns, status, indexed_at)"
             " VALUES (1, 1, x'61', 'a.txt', 1, 1, 'done', 0)"
@@ -99,7 +99,7 @@ def test_vector_changes_bump_the_space_generation_and_cascade(db_path: Path) -> 
 def test_fts_follows_renames(db_path: Path) -> None:
     catalog = Catalog(db_path)
     with sqlite3.connect(db_path) as conn:
-        conn.execute("INSERT INTO roots VALUES (1, x'2f', '/', 0)")
+        conn.execute("INSERT INTO roots (id, path, display, added_at) VALUES (1, x'2f', '/', 0)")
         conn.execute(
             "INSERT INTO items (id, root_id, relpath, display, size, mtime_ns, status, indexed_at)"
             " VALUES (1, 1, x'61', 'old.txt', 1, 1, 'done', 0)"

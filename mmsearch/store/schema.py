@@ -33,6 +33,8 @@ class Root(Base):
     path: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
     display: Mapped[str] = mapped_column(Text)
     added_at: Mapped[float] = mapped_column(Float)
+    identity: Mapped[str | None] = mapped_column(Text)
+    """``"device:inode"`` of the folder as last indexed: a changed one is not the same root."""
 
 
 class Item(Base):
@@ -57,6 +59,8 @@ class Item(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     detail: Mapped[str | None] = mapped_column(Text)
     indexed_at: Mapped[float] = mapped_column(Float)
+    skip_key: Mapped[str | None] = mapped_column(String(64))
+    """For a skipped item, a fingerprint of the settings and extractors it was skipped under."""
 
     segments: Mapped[list[Segment]] = relationship(
         back_populates="item", cascade="all, delete-orphan", passive_deletes=True
