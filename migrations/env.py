@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+from mmsearch.faults import fault_point
 from mmsearch.store.schema import Base
 
 connection = context.config.attributes["connection"]
@@ -14,3 +15,4 @@ context.configure(
 )
 with context.begin_transaction():
     context.run_migrations()
+    fault_point("mid-migration")

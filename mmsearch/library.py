@@ -21,6 +21,7 @@ from mmsearch.contracts import (
     VectorStore,
 )
 from mmsearch.errors import EncoderUnavailableError, MmsearchError, UsageError
+from mmsearch.faults import fault_point
 from mmsearch.index.indexer import IndexOptions, Progress, RootIndexer, RunContext
 from mmsearch.index.report import IndexReport
 from mmsearch.plugins import Registry, load_plugins
@@ -343,6 +344,7 @@ class Library:
                 active.encoder_id,
             )
             return
+        fault_point("before-activate")
         self.catalog.set_active_space(space.id)
         log.warning("Queries now use the space %s (%d-d).", space.encoder_id, space.dim)
 

@@ -25,6 +25,7 @@ from mmsearch.contracts import (
     Source,
     VectorIndex,
 )
+from mmsearch.faults import fault_point
 from mmsearch.index.extraction import Extracted, content_hash, extract_file
 from mmsearch.index.pipeline import BatchEncoder, Pending, extract_in_order
 from mmsearch.index.report import FileProblem, IndexReport, display_path
@@ -161,6 +162,7 @@ class RootIndexer:
             self.catalog.move_item(
                 match.id, scanned.relpath, display_path(scanned.relpath), scanned.mtime_ns
             )
+            fault_point("after-move-commit")
             self.report.moved += 1
         plan.todo = remaining
 

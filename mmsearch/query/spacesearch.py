@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from mmsearch.contracts import Encoder, ExtractSettings, IdArray, Modality, Source, VectorIndex
 from mmsearch.errors import UsageError
+from mmsearch.faults import fault_point
 from mmsearch.index.encoding import encode_all
 from mmsearch.index.extraction import extract_file
 from mmsearch.index.report import display_path
@@ -71,6 +72,7 @@ def load_calibration(
         return np.stack(rows) if rows else np.empty((0, space.dim), dtype=np.float32)
 
     calibration = measure(store, probe_vectors(encoder), by_modality, vectors_of)
+    fault_point("calibration-measured")
     try:
         catalog.set_setting(calibration_key(space), calibration.to_json())
     except SQLAlchemyError as exc:  # a read-only catalog still answers, measuring each time

@@ -16,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from mmsearch.contracts import Encoder, FloatArray, IdArray
 from mmsearch.errors import CatalogError
+from mmsearch.faults import fault_point
 from mmsearch.store.database import create_catalog_engine, migrate
 from mmsearch.store.schema import Item, Root, Segment, Setting, Space, Vector
 
@@ -206,6 +207,7 @@ class Catalog:
                 ids = self._insert_segments(conn, item_id, space_id, record.segments)
                 new_ids.extend(ids)
                 new_vectors.extend(seg.vector for seg in record.segments)
+            fault_point("mid-batch-transaction")
         vectors: FloatArray = (
             np.vstack(new_vectors).astype(np.float32)
             if new_vectors

@@ -32,6 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mmsearch.contracts import CatalogVectors, FloatArray, IdArray
+from mmsearch.faults import fault_point
 from mmsearch.store.faiss_file import IndexFileError, IndexFileHeader, fsync_dir
 from mmsearch.store.faiss_gpu import copy_to_gpus, gpu_count, train_on_gpus
 
@@ -319,6 +320,7 @@ def _write_rows(
         os.chmod(tmp, 0o600)
         os.replace(tmp, path)
         fsync_dir(path.parent)
+        fault_point("ann-rows-written")
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -20,6 +20,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from mmsearch.faults import fault_point
+
 MAGIC = b"MMSFAISS2\n"
 _HEADER_LEN = struct.Struct("<Q")
 
@@ -117,7 +119,9 @@ def write_atomically(path: Path, write: Callable[[IO[bytes]], None]) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp_name, 0o600)
+        fault_point("cache-temp-written")
         os.replace(tmp_name, path)
+        fault_point("cache-replaced")
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise

@@ -32,6 +32,7 @@ from mmsearch.contracts import (
     VectorIndex,
     VectorStore,
 )
+from mmsearch.faults import fault_point
 from mmsearch.store.faiss_ann import AnnParams, ApproximateIndex
 from mmsearch.store.faiss_file import (
     IndexFileError,
@@ -265,6 +266,7 @@ class FaissIndex(VectorIndex):
             payload = faiss.serialize_index(self.flat).tobytes()
         write_index_file(self.path, header, payload)
         if self.ann is not None:
+            fault_point("ann-file-written")
             self.ann.forget_old_files(self.path.parent, self.path.name)
         self.generation = self.saved_generation = generation
 

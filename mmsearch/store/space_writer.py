@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from mmsearch.contracts import FloatArray, IdArray, VectorIndex
+from mmsearch.faults import fault_point
 from mmsearch.store.catalog import Catalog, ItemRecord
 
 
@@ -27,11 +28,14 @@ class SpaceWriter:
     def remove_items(self, item_ids: Sequence[int]) -> None:
         """Forget these items, their segments and their vectors in every space."""
         if item_ids:
-            self.index.remove(_ids(self.catalog.remove_items(item_ids)))
+            removed = self.catalog.remove_items(item_ids)
+            fault_point("after-remove-commit")
+            self.index.remove(_ids(removed))
 
     def write_items(self, root_id: int, records: Sequence[ItemRecord]) -> int:
         """Store new or changed items with their segments' vectors; the number of vectors."""
         replaced, ids, vectors = self.catalog.write_items(root_id, self.space_id, records)
+        fault_point("after-catalog-commit")
         self.index.remove(_ids(replaced))
         self.index.add(ids, vectors)
         return len(ids)
@@ -39,6 +43,7 @@ class SpaceWriter:
     def add_vectors(self, segment_ids: Sequence[int], vectors: FloatArray) -> None:
         """Give already stored segments their vectors in this space."""
         self.catalog.add_vectors(self.space_id, segment_ids, vectors)
+        fault_point("after-backfill-commit")
         self.index.add(_ids(segment_ids), vectors)
 
 
