@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from mmsearch.contracts import IndexHealth, VectorIndex
+from mmsearch.safe_text import path_bytes_b64
 from mmsearch.store.catalog import Catalog, SpaceInfo
 from mmsearch.store.schema import Item
 
@@ -82,8 +83,11 @@ def collect_status(
         for media_type, item_status, count in counts:
             bucket = status.items.setdefault(media_type or "unknown", {})
             bucket[item_status] = int(count)
-    for root_id, _path, display in catalog.roots():
-        status.roots.append({"path": display, "items": int(per_root.get(root_id, 0))})
+    for root_id, raw, display in catalog.roots():
+        count = int(per_root.get(root_id, 0))
+        status.roots.append(
+            {"path": display, "path_bytes_b64": path_bytes_b64(raw), "items": count}
+        )
     active = catalog.active_space()
     for space in catalog.spaces():
         generation, count = catalog.space_state(space.id)

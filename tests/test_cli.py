@@ -85,7 +85,7 @@ def test_status_json(media: Path, tmp_path: Path) -> None:
     run("--db", db, "index", media)
     payload = run_json("--db", db, "status", "--json")
     assert payload["catalog"] == str(db)
-    assert payload["roots"] == [{"path": str(media), "items": 5}]
+    assert payload["roots"] == [{"path": str(media), "path_bytes_b64": None, "items": 5}]
     assert payload["items"] == {"image": {"done": 2}, "text": {"done": 3}}
     [space] = payload["spaces"]
     assert space["encoder"] == "hash" and space["vectors"] == 5 and space["active"]

@@ -18,15 +18,32 @@ import click
 from mmsearch.cli.context import CONTEXT_SETTINGS, open_library, registry_for, store_option
 from mmsearch.cli.scaffold import plugin_group
 from mmsearch.cli.search import eval_command, query
+from mmsearch.safe_text import SafeFormatter, terminal_safe
 
 
 def _setup_logging(verbose: int) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(message)s"))
+    handler.setFormatter(SafeFormatter("%(message)s"))  # log lines name files
     logger = logging.getLogger("mmsearch")
     logger.handlers[:] = [handler]
     logger.setLevel(logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING)
     logger.propagate = False
+    _escape_plugin_warnings()
+
+
+class _PluginWarnings(logging.StreamHandler[Any]):
+    """The root logger's handler while the CLI runs: plugins' warnings, escaped."""
+
+
+def _escape_plugin_warnings() -> None:
+    # Plugins log under their own names; without a handler on the root logger their
+    # warnings (which name files) would reach stderr raw, through Python's last resort.
+    root = logging.getLogger()
+    root.handlers[:] = [h for h in root.handlers if not isinstance(h, _PluginWarnings)]
+    handler = _PluginWarnings(sys.stderr)
+    handler.setFormatter(SafeFormatter("%(message)s"))
+    handler.setLevel(logging.WARNING)
+    root.addHandler(handler)
 
 
 @click.group(context_settings=CONTEXT_SETTINGS)
@@ -196,9 +213,9 @@ def status(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(snapshot.to_json()))
         return
-    click.echo(f"catalog: {snapshot.catalog}")
+    click.echo(f"catalog: {terminal_safe(snapshot.catalog)}")
     for root in snapshot.roots:
-        click.echo(f"root: {root['path']} ({root['items']} files)")
+        click.echo(f"root: {terminal_safe(root['path'])} ({root['items']} files)")
     for media_type, counts in sorted(snapshot.items.items()):
         parts = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
         click.echo(f"{media_type}: {parts}")

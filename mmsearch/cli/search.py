@@ -13,6 +13,7 @@ import click
 from mmsearch.cli.context import open_library, store_option
 from mmsearch.errors import UsageError
 from mmsearch.query.names import FUSION_METHODS, SIGNALS
+from mmsearch.safe_text import terminal_safe, terminal_safe_lines
 
 if TYPE_CHECKING:
     from mmsearch.library import Library
@@ -137,7 +138,8 @@ def query(ctx: click.Context, /, text: str | None, image: tuple[str, ...], audio
         }
         if explain_plan:
             plan = lib.plan(text, **request)
-            click.echo(json.dumps(plan.to_json()) if as_json else plan.describe())
+            described = terminal_safe_lines(plan.describe())  # it names example files
+            click.echo(json.dumps(plan.to_json()) if as_json else described)
             return
         result = lib.search(text, **request)
     _print_result(result, as_json)
@@ -159,7 +161,8 @@ def _print_result(result: SearchResult, as_json: bool) -> None:
     if not result.hits and result.best_weak is not None:
         weak = result.best_weak
         click.echo(
-            f"No confident match. The nearest was {weak.path} ({_why_line(weak)}), below the "
+            f"No confident match. The nearest was {terminal_safe(weak.path)} ({_why_line(weak)}), "
+            "below the "
             "threshold. Use --show-weak to list weak results, or --min-score to set the bar.",
             err=True,
         )
@@ -173,20 +176,24 @@ def _print_result(result: SearchResult, as_json: bool) -> None:
 def _why_line(hit: Hit) -> str:
     from mmsearch.query.explain import short_why
 
-    return short_why(hit.why)
+    return terminal_safe(short_why(hit.why))  # its matched words came from the file
 
 
 def format_hit(hit: Hit) -> str:
-    """A hit in two or three lines: score, type, path, moment; why; the matched text."""
+    """A hit in two or three lines: score, type, path, moment; why; the matched text.
+
+    What came from the file (its name, its words) is escaped for the terminal.
+    """
     where = ""
     if hit.start is not None:
         where = f" at {clock(hit.start)}" + (f"-{clock(hit.end)}" if hit.end else "")
     weak = "" if hit.confident else "  (weak)"
-    lines = [f"{hit.score:6.2f}  {hit.modality:<5}  {hit.path}{where}{weak}"]
+    lines = [f"{hit.score:6.2f}  {hit.modality:<5}  {terminal_safe(hit.path)}{where}{weak}"]
     lines.append(f"        why: {_why_line(hit)}")
     if hit.text and hit.modality != "image":
         words = " ".join(hit.text.split())
-        lines.append(f'        "{words[:100]}{"..." if len(words) > 100 else ""}"')
+        shown = terminal_safe(words[:100])  # cut first, so no escape is cut in two
+        lines.append(f'        "{shown}{"..." if len(words) > 100 else ""}"')
     return "\n".join(lines)
 
 

@@ -274,7 +274,7 @@ class RootIndexer:
         if status == "done":
             return
         shown = display_path(path)
-        problem = FileProblem(shown, reason, detail)
+        problem = FileProblem(shown, reason, detail, path)
         if status == "failed":
             self.report.failed.append(problem)
             log.warning("failed %s: %s", shown, detail)

@@ -6,6 +6,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from mmsearch.safe_text import path_bytes_b64
+
 
 def display_path(path: bytes) -> str:
     """A printable form of a path: valid UTF-8 as is, other bytes as ``\\xNN`` escapes."""
@@ -19,6 +21,16 @@ class FileProblem:
     path: str
     reason: str
     detail: str
+    raw_path: bytes | None = None
+    """The path's bytes (``path`` shows a name that is not UTF-8 with ``\\xNN`` escapes)."""
+
+    def to_json(self) -> dict[str, Any]:
+        """``path``, ``path_bytes_b64`` (base64 when not UTF-8, else null) and ``reason``."""
+        return {
+            "path": self.path,
+            "path_bytes_b64": path_bytes_b64(self.raw_path),
+            "reason": self.detail,
+        }
 
 
 @dataclass(slots=True)
@@ -51,7 +63,7 @@ class IndexReport:
             "reembedded": self.reembedded,
             "segments": self.segments,
             "skipped": self.skipped_counts(),
-            "failed": [{"path": p.path, "reason": p.detail} for p in self.failed],
+            "failed": [p.to_json() for p in self.failed],
             "seconds": round(self.seconds, 3),
             "space": self.space,
         }

@@ -26,6 +26,7 @@ from mmsearch.query.evalfile import (
     load_queries,
     normalise_path,
 )
+from mmsearch.safe_text import terminal_safe
 
 UNKNOWN = "unknown"
 
@@ -261,7 +262,7 @@ def _count(n: int) -> str:
 
 def _label(query: EvalQuery) -> str:
     default = f"line {query.line}"
-    return default if query.id == default else f"{query.id} ({default})"
+    return default if query.id == default else f"{terminal_safe(query.id)} ({default})"
 
 
 def _error_lines(report: EvalReport) -> list[str]:
@@ -269,7 +270,7 @@ def _error_lines(report: EvalReport) -> list[str]:
     if not failed:
         return []
     return [f"{_count(len(failed))} failed (counted as 0):"] + [
-        f"  {_label(r.query)}: {r.error}" for r in failed
+        f"  {_label(r.query)}: {terminal_safe(r.error or '')}" for r in failed
     ]
 
 
@@ -281,10 +282,11 @@ def _per_query_lines(result: QueryResult) -> list[str]:
         f"first relevant: {rank if rank is not None else '-'}  {result.seconds:.2f}s"
     ]
     if result.error is not None:
-        return [*lines, f"  error: {result.error}"]
+        return [*lines, f"  error: {terminal_safe(result.error)}"]
     marks = ("*" if j >= 0 else " " for j in result.judged)
     return lines + [
-        f"  {i:>2}{m} {p}" for i, (m, p) in enumerate(zip(marks, result.top_paths, strict=False), 1)
+        f"  {i:>2}{m} {terminal_safe(p)}"
+        for i, (m, p) in enumerate(zip(marks, result.top_paths, strict=False), 1)
     ]
 
 

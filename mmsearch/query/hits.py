@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from mmsearch.safe_text import path_bytes_b64
+
 
 @dataclass(frozen=True, slots=True)
 class Hit:
@@ -27,11 +29,20 @@ class Hit:
     """Other paths holding the same (or a near-identical) file, collapsed into this hit."""
     why: dict[str, Any] = field(default_factory=dict)
     """The signals that matched, their calibrated scores, matched words, what was pushed down."""
+    raw_path: bytes | None = None
+    """The path's bytes (``path`` shows a name that is not UTF-8 with ``\\xNN`` escapes)."""
+    raw_copies: tuple[bytes | None, ...] = ()
+    """The bytes of each of ``copies``, where known."""
 
     def to_json(self) -> dict[str, Any]:
-        """The stable JSON shape of a hit."""
+        """The stable JSON shape of a hit.
+
+        ``path_bytes_b64`` (and ``copies_bytes_b64``, one per copy) is base64 of the
+        path's bytes when they are not UTF-8, else null: ``path`` is then exact.
+        """
         return {
             "path": self.path,
+            "path_bytes_b64": path_bytes_b64(self.raw_path),
             "score": round(self.score, 6),
             "confident": self.confident,
             "modality": self.modality,
@@ -46,5 +57,9 @@ class Hit:
             "item_id": self.item_id,
             "segment_id": self.segment_id,
             "copies": list(self.copies),
+            "copies_bytes_b64": [
+                path_bytes_b64(self.raw_copies[i] if i < len(self.raw_copies) else None)
+                for i in range(len(self.copies))
+            ],
             "why": self.why,
         }

@@ -93,6 +93,8 @@ class PlanRunner:
         self.spaces = spaces
         self.rerankers = sorted(rerankers, key=lambda r: (r.order, r.name))
         self.timings: dict[str, float] = {}
+        self.raw_paths: dict[str, bytes] = {}
+        """Each loaded candidate's path as bytes, by its shown path (for ``path_bytes_b64``)."""
 
     def run(self) -> SearchResult:
         """Execute the plan."""
@@ -165,7 +167,7 @@ class PlanRunner:
         for item_id in _best_items(keyword_rows, self.plan.options.candidates):
             found.setdefault(item_id, {})
         with self._timed("load"):
-            candidates, names = _load_candidates(conn, found)
+            candidates, names = _load_candidates(conn, found, self.raw_paths)
         with self._timed("keyword judge"):
             self._judge_keywords(conn, candidates, keyword_rows, names)
         return candidates
@@ -264,7 +266,8 @@ class PlanRunner:
             kept = confident or options.keep_weak
             if not kept and best_weak is not None:
                 continue  # explanations are built only for what is shown
-            hit = _hit(candidate, build_why(candidate, thresholds, options.fusion, confident))
+            why = build_why(candidate, thresholds, options.fusion, confident)
+            hit = _hit(candidate, why, self.raw_paths)
             if not confident and best_weak is None:
                 best_weak = hit
             if kept:
@@ -306,9 +309,12 @@ def _best_items(rows: Sequence[KeywordRow], limit: int) -> list[int]:
 
 
 def _load_candidates(
-    conn: sqlite3.Connection, found: dict[int, dict[str, Signal]]
+    conn: sqlite3.Connection, found: dict[int, dict[str, Signal]], raw_paths: dict[str, bytes]
 ) -> tuple[list[Candidate], dict[int, str]]:
-    """Candidates with their file's path and every segment, and their paths below the root."""
+    """Candidates with their file's path and every segment, and their paths below the root.
+
+    ``raw_paths`` gets each candidate's path bytes, by its shown path.
+    """
     candidates: dict[int, Candidate] = {}
     names: dict[int, str] = {}
     item_ids = list(found)
@@ -323,6 +329,7 @@ def _load_candidates(
             names[item_id] = name
             full = bytes(root).rstrip(b"/") + b"/" + bytes(relpath)
             shown = display_path(full)
+            raw_paths[shown] = full
             candidate = Candidate(item_id, shown, media_type or "unknown", content_hash)
             candidate.signals = dict(found[item_id])
             candidates[item_id] = candidate
@@ -409,7 +416,7 @@ def _moment(candidate: Candidate) -> int | None:
     return next(iter(candidate.segments), None)
 
 
-def _hit(candidate: Candidate, why: dict[str, Any]) -> Hit:
+def _hit(candidate: Candidate, why: dict[str, Any], raw_paths: dict[str, bytes]) -> Hit:
     segment = candidate.best_segment()
     return Hit(
         path=candidate.path,
@@ -426,6 +433,8 @@ def _hit(candidate: Candidate, why: dict[str, Any]) -> Hit:
         confident=bool(why["confident"]),
         copies=tuple(candidate.copies),
         why=why,
+        raw_path=raw_paths.get(candidate.path),
+        raw_copies=tuple(raw_paths.get(copy) for copy in candidate.copies),
     )
 
 
