@@ -5,10 +5,15 @@ from __future__ import annotations
 import errno
 import hashlib
 import logging
+import os
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 from mmsearch.contracts import Annotator, Extractor, Segment, SkipFile, Source
+from mmsearch.index.oserrors import file_error
+from mmsearch.index.scanner import NOT_REGULAR, special_kind
 
 log = logging.getLogger(__name__)
 
@@ -30,10 +35,35 @@ class Extracted:
     """The detail is the same for every file with this reason: print it once."""
 
 
+_OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+
+
+def open_regular(path: bytes) -> BinaryIO:
+    """Open a file for reading without ever blocking; raises SkipFile unless it is a regular file.
+
+    The scan saw a regular file, but it may have been swapped for a FIFO since: a
+    plain ``open`` of a FIFO waits for a writer forever (holding the writer lock), so
+    the open does not block, and the type is checked again on what was opened.
+    """
+    fd = os.open(path, _OPEN_FLAGS)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise SkipFile(
+                NOT_REGULAR,
+                f"it became a {special_kind(mode)} after the folder was scanned; not read. "
+                "If that is wrong, check what replaced it",
+            )
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def content_hash(path: bytes) -> tuple[str, bytes]:
     """The file's BLAKE2b-256 hex digest and its first bytes, in one read."""
     digest = hashlib.blake2b(digest_size=32)
-    with open(path, "rb") as handle:
+    with open_regular(path) as handle:
         head = handle.read(HEAD_BYTES)
         digest.update(head)
         while chunk := handle.read(_HASH_CHUNK):
@@ -95,13 +125,15 @@ def annotate(
     return out
 
 
-_ACCESS_ERRORS = frozenset({errno.EACCES, errno.EPERM, errno.EIO, errno.ENOENT, errno.ELOOP})
+_ACCESS_ERRORS = frozenset(
+    {errno.EACCES, errno.EPERM, errno.EIO, errno.ENOENT, errno.ELOOP, errno.ENAMETOOLONG}
+)
 
 
 def _record_error(outcome: Extracted, exc: Exception, source: Source) -> None:
     if isinstance(exc, OSError) and exc.errno in _ACCESS_ERRORS:
-        outcome.status, outcome.reason = "skipped", "unreadable file"
-        outcome.detail = f"cannot read it ({exc.strerror or exc}); check its permissions"
+        outcome.status = "skipped"
+        outcome.reason, outcome.detail = file_error(exc, source.path)
         return
     # Anything else, a decoder's OSError included, is the extractor failing on this file.
     name = outcome.extractor.name if outcome.extractor else "extractor"
