@@ -10,7 +10,6 @@ did not commit.
 
 from __future__ import annotations
 
-import fcntl
 import importlib.util
 import json
 import os
@@ -25,6 +24,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from crashes import lock_is_free, sql_ids, tail
 from support import make_registry
 
 from mmsearch import Library
@@ -162,10 +162,6 @@ def _committed(db: Path) -> int | None:
         conn.close()
 
 
-def _tail(path: Path) -> str:
-    return path.read_text(errors="replace")[-3000:] if path.exists() else ""
-
-
 def _run_and_kill(setup: Setup, work: Path, sleep_s: float) -> tuple[int, int] | None:
     """Start an index run and SIGKILL it after a few batches.
 
@@ -195,27 +191,18 @@ def _run_and_kill(setup: Setup, work: Path, sleep_s: float) -> tuple[int, int] |
                 if proc.returncode == 0:
                     return None
                 pytest.fail(
-                    f"index run exited with {proc.returncode} before the kill:\n{_tail(err)}"
+                    f"index run exited with {proc.returncode} before the kill:\n{tail(err)}"
                 )
             if time.monotonic() > deadline:
-                pytest.fail(f"no batch committed in {STARTUP_TIMEOUT_S:.0f} s:\n{_tail(err)}")
+                pytest.fail(f"no batch committed in {STARTUP_TIMEOUT_S:.0f} s:\n{tail(err)}")
             time.sleep(POLL_S)
         proc.wait(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=60)
-    assert proc.returncode == -signal.SIGKILL, _tail(err)
+    assert proc.returncode == -signal.SIGKILL, tail(err)
     return proc.pid, count
-
-
-def _sql_ids(db: Path, space_id: int) -> set[int]:
-    conn = sqlite3.connect(db)
-    try:
-        rows = conn.execute("SELECT segment_id FROM vectors WHERE space_id = ?", (space_id,))
-        return {int(r[0]) for r in rows}
-    finally:
-        conn.close()
 
 
 def _check_faiss_matches_sql(setup: Setup, plugin: ModuleType) -> set[int]:
@@ -226,9 +213,9 @@ def _check_faiss_matches_sql(setup: Setup, plugin: ModuleType) -> set[int]:
         assert space is not None
         assert space.encoder_id == "slow"
         faiss_ids = lib.store(space).ids()
-        sql_ids = _sql_ids(setup.db, space.id)
-        assert faiss_ids == sql_ids
-        return sql_ids
+        in_sql = sql_ids(setup.db, space.id)
+        assert faiss_ids == in_sql
+        return in_sql
 
 
 def _items(db: Path) -> dict[str, str]:
@@ -286,12 +273,7 @@ def test_kill_9_mid_index_then_resume(tmp_path: Path) -> None:
     # flock is released by the kernel, so the lock can be taken at once.
     lock = lock_path(setup.db)
     assert f"pid {pid} " in lock.read_text()
-    fd = os.open(lock, os.O_RDWR)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # raises BlockingIOError if still held
-        fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
+    assert lock_is_free(lock)
 
     # -- FAISS, rebuilt from SQLite, holds exactly SQLite's vectors -------------
     ids_after_kill = _check_faiss_matches_sql(setup, plugin)
