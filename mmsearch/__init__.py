@@ -29,6 +29,7 @@ from mmsearch.errors import (
     UsageError,
 )
 from mmsearch.hookspecs import hookimpl
+from mmsearch.privacy import turn_off_telemetry as _turn_off_telemetry
 from mmsearch.query.ranking import (
     FUSION_ORDER,
     KEYWORD,
@@ -39,6 +40,9 @@ from mmsearch.query.ranking import (
     Signal,
     vector_signal,
 )
+
+# Before any plugin can import onnxruntime, which reads it once (see mmsearch.privacy).
+_turn_off_telemetry()
 
 if TYPE_CHECKING:
     from mmsearch.index.indexer import IndexOptions

@@ -116,6 +116,17 @@ def test_weak_match_message_escapes_the_name(notes: Path, tmp_path: Path) -> Non
     assert "second line.txt (" in result.stderr.splitlines()[0]
 
 
+def test_error_naming_a_hostile_file_prints_inert(notes: Path, tmp_path: Path) -> None:
+    db = tmp_path / "c.db"
+    run_json("--db", db, "index", notes, "--json")
+    missing = tmp_path / f"gone{TITLE}.png"
+    result = run("--db", db, "query", "--image", missing)
+    assert result.exit_code == 2, result.output
+    assert "does not exist" in result.stderr
+    assert not UNSAFE.search(result.output), repr(result.output)
+    assert terminal_safe(str(missing)) in result.stderr
+
+
 # -- index, status, eval ------------------------------------------------------------------
 
 
@@ -212,7 +223,8 @@ def test_non_utf8_failed_file_in_index_json_gives_its_bytes(tmp_path: Path) -> N
 def test_query_starting_with_a_dash_says_to_put_double_dash_first(tmp_path: Path) -> None:
     result = run("--db", tmp_path / "c.db", "query", "-people beach")
     assert result.exit_code == 2
-    assert "needs `--` first: mmsearch query -- '-people beach'" in result.stderr
+    assert "A query starting with '-' needs `--` first:" in result.stderr
+    assert "query -- '-people beach'" in result.stderr
     assert run("--db", tmp_path / "c.db", "query", "--typo", "x").exit_code == 2
 
 

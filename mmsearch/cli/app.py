@@ -15,7 +15,13 @@ from typing import Any
 
 import click
 
-from mmsearch.cli.context import CONTEXT_SETTINGS, open_library, registry_for, store_option
+from mmsearch.cli.context import (
+    CONTEXT_SETTINGS,
+    db_option,
+    open_library,
+    registry_for,
+    store_option,
+)
 from mmsearch.cli.scaffold import plugin_group
 from mmsearch.cli.search import eval_command, query
 from mmsearch.safe_text import SafeFormatter, terminal_safe
@@ -47,19 +53,14 @@ def _escape_plugin_warnings() -> None:
 
 
 @click.group(context_settings=CONTEXT_SETTINGS)
-@click.option(
-    "--db",
-    type=click.Path(dir_okay=False, path_type=Path),
-    envvar="MMSEARCH_DB",
-    help="Catalog file. Default: $MMSEARCH_HOME/catalog.db, else the user data folder.",
-)
+@db_option
 @click.option("-v", "--verbose", count=True, help="Say more (-vv for debug output).")
 @click.version_option(package_name="mmsearch")
 @click.pass_context
-def cli(ctx: click.Context, db: Path | None, verbose: int) -> None:
+def cli(ctx: click.Context, verbose: int) -> None:
     """Search your photos, recordings and documents by meaning."""
     _setup_logging(verbose)
-    ctx.ensure_object(dict)["db"] = db
+    ctx.ensure_object(dict)
 
 
 @cli.command()
@@ -125,6 +126,7 @@ def cli(ctx: click.Context, db: Path | None, verbose: int) -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @store_option
+@db_option
 @click.pass_context
 def index(
     ctx: click.Context,
@@ -203,6 +205,7 @@ def _progress() -> Iterator[Callable[[int, int], None] | None]:
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 @store_option
+@db_option
 @click.pass_context
 def status(ctx: click.Context, as_json: bool) -> None:
     """Show roots, item counts by type and status, spaces and index health."""

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
+from click.core import ParameterSource
 
 from mmsearch.errors import MmsearchError, UsageError
+from mmsearch.safe_text import terminal_safe_lines
 
 if TYPE_CHECKING:
     from mmsearch.library import Library
@@ -49,9 +53,9 @@ def open_library(ctx: click.Context) -> Iterator[Library]:
         with opened as lib:
             yield lib
     except UsageError as exc:
-        raise click.UsageError(str(exc)) from exc
+        raise click.UsageError(terminal_safe_lines(str(exc))) from exc  # may name files
     except MmsearchError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise click.ClickException(terminal_safe_lines(str(exc))) from exc
     except SQLAlchemyError as exc:
         raise click.ClickException(
             f"The catalog could not be read or written: {exc.__class__.__name__}: "
@@ -74,3 +78,34 @@ store_option = click.option(
     help="Vector store (default: the library's, else faiss); `index` records it for the library.",
 )
 """``--store NAME``: the vector store a command uses (``mmsearch plugins`` lists them)."""
+
+
+def _remember_db(ctx: click.Context, param: click.Parameter, value: Path | None) -> None:
+    """Keep ``--db`` from before or after the command; a typed one beats ``MMSEARCH_DB``."""
+    if value is None:
+        return
+    obj = ctx.ensure_object(dict)
+    if ctx.get_parameter_source(param.name or "db") is not ParameterSource.COMMANDLINE:
+        obj.setdefault("db", value)
+        return
+    typed: Path | None = obj.get("db_typed")
+    if typed is not None and os.path.abspath(typed) != os.path.abspath(value):
+        raise click.UsageError(
+            f"--db is given twice, as {typed} and as {value}; give it once (before or after "
+            "the command).",
+            ctx,
+        )
+    obj["db"] = obj["db_typed"] = value
+
+
+db_option = click.option(
+    "--db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="MMSEARCH_DB",
+    expose_value=False,
+    callback=_remember_db,
+    help="Catalog file, before or after the command. Default: $MMSEARCH_HOME/catalog.db, "
+    "else the user data folder.",
+)
+"""``--db PATH`` (``MMSEARCH_DB``): the catalog a command opens, accepted on the group and
+on each command that opens a library."""

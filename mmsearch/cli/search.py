@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import fields, replace
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from mmsearch.cli.context import open_library, store_option
+from mmsearch.cli.context import db_option, open_library, store_option
 from mmsearch.errors import UsageError
 from mmsearch.query.names import FUSION_METHODS, SIGNALS
 from mmsearch.safe_text import terminal_safe, terminal_safe_lines
@@ -73,7 +74,26 @@ def filter_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
-@click.command()
+class _QueryCommand(click.Command):
+    """``query``, which tells a query text starting with '-' to come after ``--``."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """Parse as usual; an unknown option that reads as a query gets the hint."""
+        given = list(args)  # the parser consumes ``args``
+        try:
+            return super().parse_args(ctx, args)
+        except click.NoSuchOption as exc:
+            typed = next((a for a in given if a.startswith(exc.option_name)), exc.option_name)
+            if typed.startswith("--") and not any(c.isspace() for c in typed):
+                raise  # a mistyped long option: click's message (and suggestion) fits
+            raise click.UsageError(
+                f"No such option {exc.option_name!r}. A query starting with '-' needs `--` "
+                f"first: {ctx.command_path} -- {shlex.quote(typed)}",
+                ctx,
+            ) from exc
+
+
+@click.command(cls=_QueryCommand)
 @click.argument("text", required=False)
 @click.option("--image", multiple=True, help="An example image: find similar (repeatable; "
               "WEIGHT:PATH to weight it, -WEIGHT:PATH to push such files down).")  # fmt: skip
@@ -102,6 +122,7 @@ def filter_options(func: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--explain-plan", is_flag=True, help="Print the query plan and stop.")
 @click.option("--json", "as_json", is_flag=True, help="Print results (with `why`) as JSON.")
 @store_option
+@db_option
 @click.pass_context
 def query(ctx: click.Context, /, text: str | None, image: tuple[str, ...], audio: tuple[str, ...],
           k: int, within: tuple[Path, ...], fusion: str, signals: str, min_score: float | None,
@@ -284,6 +305,7 @@ def eval_searcher(lib: Library, options: SearchOptions) -> Callable[[EvalQuery],
 @click.option("--compare", help="A second configuration, run on the same queries side by side.")
 @click.option("--per-query", is_flag=True, help="List every query's result (or differences).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report(s) as JSON.")
+@db_option
 @click.pass_context
 def eval_command(ctx: click.Context, queries: Path, config: str, compare: str | None,
                  per_query: bool, as_json: bool) -> None:  # fmt: skip
