@@ -280,10 +280,16 @@ class Library:
         ``encoder`` and ``model`` pick the space: a new library records the one
         chosen; for a library that has one, another adds a space, fills it, and
         makes it the one queries use once every file has a vector in it.
+
+        A root the library knows that is missing, empty, or another folder than
+        before is not changed; it is listed in ``report.unavailable`` (the CLI
+        exits 1) unless ``options.allow_empty_root``.
         """
         if not roots:
             raise UsageError("Give at least one folder to index.")
-        resolved = [_root_bytes(root) for root in roots]
+        # A known root that is gone (an unmounted drive) is the indexer's to refuse, not a typo.
+        known = frozenset(path for _, path, _ in self.catalog.roots())
+        resolved = [_root_bytes(root, known=known) for root in roots]
         opts = options or IndexOptions()
         if settings is not None:
             opts = dataclasses.replace(opts, settings=settings)
@@ -497,9 +503,11 @@ class Library:
         return self._stores.get(space.id) or self._open_index(space)
 
 
-def _root_bytes(path: str | os.PathLike[str], *, must_be_dir: bool = True) -> bytes:
+def _root_bytes(
+    path: str | os.PathLike[str], *, must_be_dir: bool = True, known: frozenset[bytes] = frozenset()
+) -> bytes:
     raw = os.fsencode(os.path.abspath(os.fsdecode(os.fspath(path))))
-    if must_be_dir and not os.path.isdir(raw):
+    if must_be_dir and not os.path.isdir(raw) and raw not in known:
         what = "does not exist" if not os.path.exists(raw) else "is not a folder"
         raise UsageError(f"{os.fsdecode(raw)} {what}; give a folder to index.")
     return raw

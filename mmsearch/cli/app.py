@@ -68,7 +68,9 @@ def cli(ctx: click.Context, verbose: int) -> None:
     "folders",
     nargs=-1,
     required=True,
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    # Not exists=True: a root the library knows may be missing (an unmounted drive), and
+    # the library says so (exit 1) instead of click calling it a usage error.
+    type=click.Path(file_okay=False, path_type=Path),
 )
 @click.option(
     "--encoder",
@@ -118,6 +120,26 @@ def cli(ctx: click.Context, verbose: int) -> None:
 @click.option("--include-hidden", is_flag=True, help="Also index dot-files and dot-folders.")
 @click.option("--retry-failed", is_flag=True, help="Re-read files that failed last time.")
 @click.option(
+    "--retry-skipped",
+    is_flag=True,
+    help="Re-read skipped files too (they are re-read anyway when a cap, plugin option or "
+    "plugin changes, and unreadable ones on every run).",
+)
+@click.option(
+    "--allow-empty-root",
+    is_flag=True,
+    help="Index a folder that is missing, empty or another one than before (e.g. a drive "
+    "not mounted) as it is, dropping its entries; without it such a folder is refused.",
+)
+@click.option(
+    "--file-timeout",
+    type=click.FloatRange(min=0),
+    default=3600.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Give up a file whose reading takes longer than this (a stuck drive); 0: no limit.",
+)
+@click.option(
     "--batch-size",
     type=click.IntRange(min=1),
     default=64,
@@ -140,6 +162,9 @@ def index(
     plugin_options: dict[str, str],
     include_hidden: bool,
     retry_failed: bool,
+    retry_skipped: bool,
+    allow_empty_root: bool,
+    file_timeout: float,
     batch_size: int,
     as_json: bool,
 ) -> None:
@@ -157,6 +182,9 @@ def index(
         follow_symlinks=follow_symlinks,
         include_hidden=include_hidden,
         retry_failed=retry_failed,
+        retry_skipped=retry_skipped,
+        allow_empty_root=allow_empty_root,
+        file_timeout=file_timeout or None,
         commit_every=batch_size,
     )
     with open_library(ctx) as lib, _progress() as progress:
@@ -168,6 +196,8 @@ def index(
     else:
         for line in report.summary_lines():
             click.echo(line)
+    if report.unavailable:
+        ctx.exit(1)  # each refused root was named on stderr, with what to do
 
 
 def _parse_options(values: tuple[str, ...]) -> dict[str, str]:

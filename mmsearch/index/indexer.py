@@ -28,8 +28,10 @@ from mmsearch.contracts import (
 from mmsearch.faults import fault_point
 from mmsearch.index.extraction import Extracted, content_hash, extract_file
 from mmsearch.index.pipeline import BatchEncoder, Pending, extract_in_order
+from mmsearch.index.recovery import must_reread, skip_key
 from mmsearch.index.report import FileProblem, IndexReport, display_path
-from mmsearch.index.scanner import ScannedFile, Scanner
+from mmsearch.index.rootguard import ROOT_UNAVAILABLE, RootState, identity_of, refusal
+from mmsearch.index.scanner import ScannedFile, Scanner, ScanResult
 from mmsearch.store.catalog import (
     Catalog,
     ItemRecord,
@@ -38,12 +40,17 @@ from mmsearch.store.catalog import (
     SpaceInfo,
     StoredSegment,
 )
+from mmsearch.store.roots import root_identity, set_root_identity
 from mmsearch.store.space_writer import SpaceWriter
 
 log = logging.getLogger("mmsearch")
 
 Progress = Callable[[int, int], None]
 """Called with (files done, files to do) as the run goes."""
+
+FILE_TIMEOUT = 3600.0
+"""Default seconds one file may take to read: far past any real file (a four-hour
+recording transcribed on a slow CPU), there to end a hang, not to rush work."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +61,12 @@ class IndexOptions:
     follow_symlinks: bool = False
     include_hidden: bool = False
     retry_failed: bool = False
+    retry_skipped: bool = False
+    """Read skipped files again even when nothing they were skipped under has changed."""
+    allow_empty_root: bool = False
+    """Bring a root that is missing, empty or another folder in line anyway (drop entries)."""
+    file_timeout: float | None = FILE_TIMEOUT
+    """Seconds one file may take to extract before the run goes on without it; None: no limit."""
     commit_every: int = 64
     workers: int = max(1, min(4, os.cpu_count() or 1))
 
@@ -63,6 +76,10 @@ class _Plan:
     todo: list[tuple[ScannedFile, KnownItem | None]]
     gone: dict[bytes, KnownItem]
     backfill: list[tuple[ScannedFile, KnownItem]] = field(default_factory=list)
+    known: int = 0
+    """Items the catalog held under the root."""
+    found: int = 0
+    """Of those, how many the scan found at their path."""
 
 
 @dataclass(slots=True)
@@ -79,6 +96,12 @@ class RunContext:
     report: IndexReport
     exclude: frozenset[bytes] = frozenset()
     said_once: set[str] = field(default_factory=set)
+    skip_key: str = ""
+    """Fingerprint of what a skip in this run depends on (see :mod:`mmsearch.index.recovery`)."""
+
+    def __post_init__(self) -> None:
+        opts = self.options
+        self.skip_key = skip_key(opts.settings, self.extractors, opts.file_timeout)
 
 
 class RootIndexer:
@@ -95,6 +118,10 @@ class RootIndexer:
     def run(self, root: bytes, progress: Progress | None = None) -> None:
         """Bring the catalog in line with the files under ``root``."""
         root_id = self.catalog.ensure_root(root, display_path(root))
+        current = identity_of(root)
+        if current is None:
+            self._missing_root(root, root_id)
+            return
         scanner = Scanner(
             root,
             follow_symlinks=self.options.follow_symlinks,
@@ -105,16 +132,52 @@ class RootIndexer:
         for problem in scan.problems:
             self._skip(_join(root, problem.relpath), problem.reason, problem.detail)
         plan = self._plan(root_id, scan.files, scan.unreadable_dirs)
+        if self._refused(root, root_id, current, scan, plan):
+            return
         self._detect_moves(root, plan)
         self._remove(plan.gone)
         work = [_Work(scanned, existing) for scanned, existing in plan.todo]
         work += [_Work(scanned, item, backfill=True) for scanned, item in plan.backfill]
         self._process(root, root_id, work, progress)
 
+    # -- is the root there? -------------------------------------------------
+
+    def _missing_root(self, root: bytes, root_id: int) -> None:
+        known = self.catalog.known_items(root_id)
+        state = RootState(display_path(root), len(known), 0, 0, None, None)
+        if self.options.allow_empty_root:
+            self._remove(known)
+        elif (message := refusal(state)) is not None:
+            self._refuse(root, message)
+
+    def _refused(
+        self, root: bytes, root_id: int, current: str, scan: ScanResult, plan: _Plan
+    ) -> bool:
+        """Refuse a root that looks unmounted or replaced; else remember its folder."""
+        if b"" in scan.unreadable_dirs:
+            return False  # reported already, and nothing under it is removed
+        recorded = root_identity(self.catalog, root_id)
+        state = RootState(
+            display_path(root), plan.known, plan.found, len(scan.files), recorded, current
+        )
+        message = None if self.options.allow_empty_root else refusal(state)
+        if message is not None:
+            self._refuse(root, message)
+            return True
+        if recorded != current:
+            set_root_identity(self.catalog, root_id, current)
+        return False
+
+    def _refuse(self, root: bytes, message: str) -> None:
+        problem = FileProblem(display_path(root), ROOT_UNAVAILABLE, message, raw_path=root)
+        self.report.unavailable.append(problem)
+        log.error("%s: %s", ROOT_UNAVAILABLE, message)
+
     # -- planning ----------------------------------------------------------
 
     def _plan(self, root_id: int, files: list[ScannedFile], unreadable: list[bytes]) -> _Plan:
         known = self.catalog.known_items(root_id)
+        count = len(known)
         missing = self.catalog.items_missing_space(self.ctx.space.id, root_id)
         todo: list[tuple[ScannedFile, KnownItem | None]] = []
         backfill: list[tuple[ScannedFile, KnownItem]] = []
@@ -134,12 +197,14 @@ class RootIndexer:
             for rel, item in known.items()
             if not hidden_everything and not rel.startswith(prefixes)
         }
-        return _Plan(todo, gone, backfill)
+        return _Plan(todo, gone, backfill, known=count, found=count - len(known))
 
     def _unchanged(self, item: KnownItem, scanned: ScannedFile) -> bool:
         if item.size != scanned.size or item.mtime_ns != scanned.mtime_ns:
             return False
-        return not (self.options.retry_failed and item.status == "failed")
+        opts = self.options
+        retry = {"retry_failed": opts.retry_failed, "retry_skipped": opts.retry_skipped}
+        return not must_reread(item, self.ctx.skip_key, **retry)
 
     def _detect_moves(self, root: bytes, plan: _Plan) -> None:
         """A new file with the content of a vanished one is that file, moved: keep its vectors."""
@@ -190,7 +255,10 @@ class RootIndexer:
         )
         batch: list[Pending] = []
         extracted = extract_in_order(
-            work, lambda w: self._extract(root, w, stored), self.options.workers
+            work,
+            lambda w: self._extract(root, w, stored),
+            self.options.workers,
+            budget=self.options.file_timeout,
         )
         for done, (item, outcome) in enumerate(extracted, start=1):
             batch.append(Pending(item.scanned, item.existing, outcome, backfill=item.backfill))
@@ -238,6 +306,7 @@ class RootIndexer:
             detail=detail,
             segments=segments,
             existing_id=pending.existing.id if pending.existing else None,
+            skip_key=self.ctx.skip_key if status == "skipped" else None,
         )
 
     def _commit(self, root: bytes, root_id: int, batch: list[Pending]) -> None:

@@ -1,16 +1,16 @@
 """The stages between a file and its stored vectors: read in threads, encode in batches.
 
-Files are extracted in a thread pool (decoders release the GIL) with a
-bounded read-ahead, in order, while the caller encodes the previous batch.
+Files are extracted in worker threads (decoders release the GIL) with a
+bounded read-ahead, in order, while the caller encodes the previous batch; a
+file that takes longer than the run's per-file budget is given up.
 Encoding groups the segments of many files by modality, so an encoder sees
 full batches, and a failing segment fails only its own file.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -20,9 +20,12 @@ from mmsearch.contracts import Encoder, FloatArray, Modality, Segment
 from mmsearch.index.encoding import encode_all
 from mmsearch.index.extraction import Extracted
 from mmsearch.index.scanner import ScannedFile
+from mmsearch.index.workers import DeadlinePool, Overdue, Task
 from mmsearch.store.catalog import KnownItem, NewSegment
 
 T = TypeVar("T")
+
+TOOK_TOO_LONG = "took too long"
 
 
 @dataclass(slots=True)
@@ -61,22 +64,52 @@ class Pending:
 
 
 def extract_in_order(
-    items: Iterable[T], extract: Callable[[T], Extracted], workers: int, window: int = 0
+    items: Iterable[T],
+    extract: Callable[[T], Extracted],
+    workers: int,
+    window: int = 0,
+    budget: float | None = None,
 ) -> Iterator[tuple[T, Extracted]]:
-    """``extract`` each item in a thread pool, yielding in input order.
+    """``extract`` each item in worker threads, yielding in input order.
 
-    At most ``window`` files are read ahead (default: twice the workers).
+    At most ``window`` files are read ahead (default: twice the workers). A file
+    whose extraction runs past ``budget`` seconds is yielded as skipped, and the
+    run goes on without it (see :mod:`mmsearch.index.workers`).
     """
     window = window or max(2, workers * 2)
-    with ThreadPoolExecutor(workers, thread_name_prefix="extract") as pool:
-        pending: list[tuple[T, Future[Extracted]]] = []
+    pool: DeadlinePool[T, Extracted] = DeadlinePool(extract, workers)
+    pending: deque[Task[T, Extracted]] = deque()
+    try:
         for item in items:
-            pending.append((item, pool.submit(extract, item)))
+            pending.append(pool.submit(item))
             if len(pending) >= window:
-                head, future = pending.pop(0)
-                yield head, future.result()
-        for head, future in pending:
-            yield head, future.result()
+                yield _outcome(pool, pending.popleft(), budget)
+        while pending:
+            yield _outcome(pool, pending.popleft(), budget)
+    finally:
+        pool.close()
+
+
+def _outcome(
+    pool: DeadlinePool[T, Extracted], task: Task[T, Extracted], budget: float | None
+) -> tuple[T, Extracted]:
+    try:
+        return task.item, pool.wait(task, budget)
+    except Overdue:
+        return task.item, timed_out(budget or 0.0)
+
+
+def timed_out(budget: float) -> Extracted:
+    """The outcome of a file whose extraction was given up after ``budget`` seconds."""
+    return Extracted(
+        status="skipped",
+        reason=TOOK_TOO_LONG,
+        detail=(
+            f"reading it took over {budget:g} s, so the run went on without it (--file-timeout). "
+            "It may sit on a stuck drive or share, or be a pipe; if it is only slow "
+            "(a long recording), raise --file-timeout and run again"
+        ),
+    )
 
 
 class BatchEncoder:

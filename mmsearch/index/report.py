@@ -46,6 +46,8 @@ class IndexReport:
     segments: int = 0
     skipped: list[FileProblem] = field(default_factory=list)
     failed: list[FileProblem] = field(default_factory=list)
+    unavailable: list[FileProblem] = field(default_factory=list)
+    """Roots refused as missing, empty or replaced: nothing under them changed (exit 1)."""
     seconds: float = 0.0
     space: str | None = None
 
@@ -64,6 +66,7 @@ class IndexReport:
             "segments": self.segments,
             "skipped": self.skipped_counts(),
             "failed": [p.to_json() for p in self.failed],
+            "unavailable": [p.to_json() for p in self.unavailable],
             "seconds": round(self.seconds, 3),
             "space": self.space,
         }
@@ -81,4 +84,6 @@ class IndexReport:
             lines.append(f"skipped {count}: {reason}")
         if self.failed:
             lines.append(f"failed {len(self.failed)} (listed above)")
+        if self.unavailable:
+            lines.append(f"refused {len(self.unavailable)} root(s): unavailable (said above)")
         return lines

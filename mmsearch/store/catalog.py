@@ -7,7 +7,7 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +39,9 @@ class KnownItem:
     mtime_ns: int
     status: str
     content_hash: str | None
+    reason: str | None = None
+    skip_key: str | None = None
+    """For a skipped item, the fingerprint of what it was skipped under."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +103,7 @@ class ItemRecord:
     detail: str | None = None
     segments: tuple[NewSegment, ...] = ()
     existing_id: int | None = None
+    skip_key: str | None = None
 
 
 _SPACE_COLUMNS = (
@@ -155,9 +159,8 @@ class Catalog:
 
     def known_items(self, root_id: int) -> dict[bytes, KnownItem]:
         """Every item of a root, keyed by relative path."""
-        stmt = select(
-            Item.id, Item.relpath, Item.size, Item.mtime_ns, Item.status, Item.content_hash
-        ).where(Item.root_id == root_id)
+        columns = [getattr(Item, f.name) for f in fields(KnownItem)]  # in KnownItem's order
+        stmt = select(*columns).where(Item.root_id == root_id)
         with self.engine.connect() as conn:
             return {row.relpath: KnownItem(*row) for row in conn.execute(stmt)}
 
@@ -226,6 +229,7 @@ class Catalog:
             "status": record.status,
             "reason": record.reason,
             "detail": record.detail,
+            "skip_key": record.skip_key,
             "indexed_at": now,
         }
         if record.existing_id is not None:

@@ -133,7 +133,8 @@ def _too_large(size: int, limit: int) -> SkipFile:
     return SkipFile(
         "too large",
         f"{shown} of text is over the {cap} limit for text files; "
-        "split it into smaller files, or raise max_text_bytes in the extract settings",
+        "split it into smaller files, or raise the limit with --max-text-mb "
+        "(max_text_bytes in the Python API's ExtractSettings)",
     )
 
 
