@@ -15,11 +15,10 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
 from support import PoisonEncoder, make_registry
+from test_cli import run, run_json
 
 from mmsearch import Library
 from mmsearch.safe_text import path_bytes_b64, terminal_safe
@@ -35,18 +34,6 @@ HOSTILE_NOTE = (
 UNSAFE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
-def run(*args: str | Path, env: dict[str, str] | None = None) -> Result:
-    from mmsearch.cli import cli
-
-    return CliRunner().invoke(cli, [str(a) for a in args], env=env, catch_exceptions=False)
-
-
-def run_json(*args: str | Path) -> Any:
-    result = run(*args)
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
-
-
 @pytest.fixture
 def notes(tmp_path: Path) -> Path:
     """A folder of text files, one with a hostile name and one with a hostile note."""
@@ -56,6 +43,16 @@ def notes(tmp_path: Path) -> Path:
     (root / "note.txt").write_text(HOSTILE_NOTE)
     (root / "plain.txt").write_text("a quiet meadow with sheep")
     return root
+
+
+def _raw_file(tmp_path: Path, name: bytes, content: bytes) -> tuple[Path, bytes]:
+    """A folder ``notes`` holding one file named by raw bytes: the folder and the path."""
+    root = tmp_path / "notes"
+    root.mkdir()
+    raw = os.fsencode(root) + b"/" + name
+    with open(raw, "wb") as handle:
+        handle.write(content)
+    return root, raw
 
 
 # -- the sanitiser ------------------------------------------------------------------------
@@ -175,11 +172,7 @@ def test_eval_output_escapes_hostile_paths_and_ids(notes: Path, tmp_path: Path) 
 
 
 def test_non_utf8_hit_gives_bytes_that_open_the_file(tmp_path: Path) -> None:
-    root = tmp_path / "notes"
-    root.mkdir()
-    raw = os.fsencode(root) + b"/\xff\xfe espresso.txt"
-    with open(raw, "wb") as handle:
-        handle.write(b"espresso and croissants")
+    root, _raw = _raw_file(tmp_path, b"\xff\xfe espresso.txt", b"espresso and croissants")
     db = tmp_path / "c.db"
     run_json("--db", db, "index", root, "--json")
     [hit] = run_json("--db", db, "query", "espresso croissants", "-k", "1", "--json")["results"]
@@ -204,11 +197,7 @@ def test_non_utf8_root_in_status_json_gives_its_bytes(tmp_path: Path) -> None:
 
 
 def test_non_utf8_failed_file_in_index_json_gives_its_bytes(tmp_path: Path) -> None:
-    root = tmp_path / "notes"
-    root.mkdir()
-    raw = os.fsencode(root) + b"/\xff poison.txt"
-    with open(raw, "wb") as handle:
-        handle.write(b"this one carries the POISON marker")
+    root, raw = _raw_file(tmp_path, b"\xff poison.txt", b"this one carries the POISON marker")
     registry = make_registry(PoisonEncoder("raise"))
     with Library.open(tmp_path / "c.db", registry=registry) as lib:
         report = lib.index(root)
