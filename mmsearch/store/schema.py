@@ -125,3 +125,15 @@ class Setting(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class SpaceDigest(Base):
+    """A space's vector digest and the generation it is true at (mmsearch/store/digest.py)."""
+
+    __tablename__ = "space_digests"
+
+    space_id: Mapped[int] = mapped_column(
+        ForeignKey("spaces.id", ondelete="CASCADE"), primary_key=True
+    )
+    generation: Mapped[int] = mapped_column(Integer)
+    digest: Mapped[str] = mapped_column(String(16))
