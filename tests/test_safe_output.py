@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import os
 import re
 import subprocess
@@ -136,6 +137,23 @@ def test_index_log_lines_escape_a_hostile_name(tmp_path: Path) -> None:
     assert not UNSAFE.search(result.output), repr(result.output)
     [line] = [line for line in result.stderr.splitlines() if line.startswith("skipped")]
     assert line == f"skipped {terminal_safe(str(root / HOSTILE_NAME))}: the file is empty (0 bytes)"
+
+
+def test_plugin_warnings_on_stderr_are_escaped_too(capsys: pytest.CaptureFixture[str]) -> None:
+    from mmsearch.cli.app import _setup_logging
+
+    root, ours = logging.getLogger(), logging.getLogger("mmsearch")
+    saved = (list(root.handlers), list(ours.handlers), ours.level, ours.propagate)
+    try:
+        _setup_logging(0)  # what every CLI run does first
+        # Plugins log under their own names, e.g. the whisper plugin on damaged audio.
+        logging.getLogger("mmsearch_whisper.audio").warning("%s: skipped 3 packets", HOSTILE_NAME)
+        err = capsys.readouterr().err
+    finally:
+        root.handlers[:], ours.handlers[:] = saved[0], saved[1]
+        ours.setLevel(saved[2])
+        ours.propagate = saved[3]
+    assert err == f"{terminal_safe(HOSTILE_NAME)}: skipped 3 packets\n"
 
 
 def test_status_escapes_a_hostile_root_and_json_keeps_it(tmp_path: Path) -> None:
