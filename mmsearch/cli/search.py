@@ -119,6 +119,9 @@ class _QueryCommand(click.Command):
 @click.option("--temperature", type=click.FloatRange(min=0, min_open=True),
               help="Attention over a file's segments (lower: nearer its best one).")  # fmt: skip
 @click.option("--space", multiple=True, help="Search this space (id or encoder; repeatable).")
+@click.option("--max-image-megapixels", type=click.FloatRange(min=0.01), default=100.0,
+              show_default=True, help="Refuse example images larger than this "
+              "(decompression bombs), as `index` does.")  # fmt: skip
 @click.option("--explain-plan", is_flag=True, help="Print the query plan and stop.")
 @click.option("--json", "as_json", is_flag=True, help="Print results (with `why`) as JSON.")
 @store_option
@@ -128,7 +131,8 @@ def query(ctx: click.Context, /, text: str | None, image: tuple[str, ...], audio
           k: int, within: tuple[Path, ...], fusion: str, signals: str, min_score: float | None,
           show_weak: bool, rerank: tuple[str, ...], no_rerank: tuple[str, ...], diverse: bool,
           diversity: float | None, temperature: float | None, space: tuple[str, ...],
-          explain_plan: bool, as_json: bool, **filter_flags: tuple[str, ...] | str | None,
+          max_image_megapixels: float, explain_plan: bool, as_json: bool,
+          **filter_flags: tuple[str, ...] | str | None,
           ) -> None:  # fmt: skip
     """Find the files that best match TEXT, example files, or both.
 
@@ -150,6 +154,7 @@ def query(ctx: click.Context, /, text: str | None, image: tuple[str, ...], audio
             signals=SIGNALS if signals == "both" else (signals,),
             rerank=rerank + (("mmr",) if diverse or diversity is not None else ()),
             no_rerank=no_rerank, diversity=diversity, temperature=temperature, spaces=space,
+            max_image_megapixels=max_image_megapixels,
         )  # fmt: skip
         request: dict[str, Any] = {
             "examples": [*image, *audio],

@@ -76,6 +76,8 @@ class SearchOptions:
     """Spaces to search (encoder ids or space numbers); empty: the library's active space."""
     candidates: int = 50
     """Files each signal contributes before reranking (at least 5 x k)."""
+    max_image_megapixels: float = 100.0  # ExtractSettings's default, as for index
+    """Refuse example images larger than this (decompression bombs), as ``index`` does."""
 
     def validated(self) -> SearchOptions:
         """These options, checked; raises :class:`UsageError` naming the bad one."""
@@ -92,6 +94,10 @@ class SearchOptions:
             raise UsageError(f"The temperature must be above 0 (got {self.temperature}).")
         if not 0 <= self.diversity <= 1:
             raise UsageError(f"Diversity must be between 0 and 1 (got {self.diversity}).")
+        if not self.max_image_megapixels > 0:
+            raise UsageError(
+                f"--max-image-megapixels must be above 0 (got {self.max_image_megapixels})."
+            )
         return replace(self, candidates=max(self.candidates, 5 * self.k))
 
     def to_json(self) -> dict[str, Any]:
@@ -108,6 +114,7 @@ class SearchOptions:
             "diversity": self.diversity,
             "spaces": list(self.spaces),
             "candidates": self.candidates,
+            "max_image_megapixels": self.max_image_megapixels,
         }
 
 

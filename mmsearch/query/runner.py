@@ -128,7 +128,9 @@ class PlanRunner:
                 vector = (
                     space.embed_text(planned.text)
                     if planned.text is not None
-                    else space.embed_example(planned.example or "")
+                    else space.embed_example(
+                        planned.example or "", self.plan.options.max_image_megapixels
+                    )
                 )
                 if vector is not None:
                     vectors[label] = vector

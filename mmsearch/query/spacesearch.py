@@ -123,8 +123,11 @@ class SpaceSearch:
             self.cache.put(key, cached)
         return cached
 
-    def embed_example(self, path: str) -> FloatArray:
-        """The example file's unit vector (the mean of its segments' vectors)."""
+    def embed_example(self, path: str, max_image_megapixels: float = 100.0) -> FloatArray:
+        """The example file's unit vector (the mean of its segments' vectors).
+
+        ``max_image_megapixels`` is the bomb cap, as for ``index`` (``query`` has the flag).
+        """
         raw = os.fsencode(path)
         shown = display_path(raw)
         if not os.path.isfile(raw):
@@ -134,7 +137,8 @@ class SpaceSearch:
         cached = self.cache.get(key)
         if cached is not None:
             return cached
-        settings = ExtractSettings().for_encoder(self.encoder)
+        settings = ExtractSettings(max_image_megapixels=max_image_megapixels)
+        settings = settings.for_encoder(self.encoder)
         source = Source(raw, shown, stat.st_size, settings)
         extracted = extract_file(self.registry.extractors, source, self.registry.annotators)
         if extracted.status != "done" or not extracted.segments:
