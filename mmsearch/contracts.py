@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import stat
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, get_args
+from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar, Literal, get_args
 
 import numpy as np
 import numpy.typing as npt
@@ -117,6 +118,44 @@ class Source:
     def fspath(self) -> str:
         """The path as ``str`` for libraries that will not take bytes."""
         return os.fsdecode(self.path)
+
+    def open(self) -> BinaryIO:
+        """The file, open for reading; raises SkipFile if it is no longer a regular file.
+
+        The engine listed a regular file, but it may have been swapped since for a
+        FIFO, whose plain ``open`` waits for a writer forever: this open never
+        blocks, and checks what it opened. Use it instead of ``open(source.path, "rb")``.
+        """
+        fd = os.open(self.path, _OPEN_FLAGS)
+        try:
+            mode = os.fstat(fd).st_mode
+            if not stat.S_ISREG(mode):
+                raise SkipFile(
+                    "not a regular file",
+                    f"it is a {_file_kind(mode)} now, not the file that was listed; not read. "
+                    "Check what replaced it",
+                )
+            return os.fdopen(fd, "rb")
+        except BaseException:
+            os.close(fd)
+            raise
+
+
+_OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+"""O_NONBLOCK: opening a FIFO returns at once (it has no effect on a regular file's reads)."""
+
+_FILE_KINDS = (
+    (stat.S_ISFIFO, "named pipe (FIFO)"),
+    (stat.S_ISSOCK, "socket"),
+    (stat.S_ISCHR, "character device"),
+    (stat.S_ISBLK, "block device"),
+    (stat.S_ISDIR, "folder"),
+)
+
+
+def _file_kind(mode: int) -> str:
+    """What a file that is not a regular one is, in words (the scanner says it the same way)."""
+    return next((kind for test, kind in _FILE_KINDS if test(mode)), "special file")
 
 
 class Extractor(ABC):

@@ -135,10 +135,10 @@ def test_unreadable_file_is_read_once_its_permission_is_fixed(
     target = os.fsencode(media / "car.txt")
     real = extraction.content_hash
 
-    def denied(path: bytes) -> tuple[str, bytes]:
-        if path == target:  # root reads anything: refuse the way the OS would
-            raise PermissionError(13, "Permission denied", os.fsdecode(path))
-        return real(path)
+    def denied(source: Source) -> tuple[str, bytes]:
+        if source.path == target:  # root reads anything: refuse the way the OS would
+            raise PermissionError(13, "Permission denied", source.fspath)
+        return real(source)
 
     monkeypatch.setattr(extraction, "content_hash", denied)
     first = library.index(media)
@@ -432,9 +432,7 @@ def test_follow_symlinks_walks_a_folder_once_when_a_link_points_to_its_ancestor(
     assert _reasons(report) == {"up": "symlink loop"}
 
 
-def test_query_by_a_bomb_image_suggests_a_flag_query_accepts(
-    media: Path, tmp_path: Path
-) -> None:
+def test_query_by_a_bomb_image_suggests_a_flag_query_accepts(media: Path, tmp_path: Path) -> None:
     db = tmp_path / "c.db"
     assert _run_cli("--db", db, "index", media).exit_code == 0
     bomb = tmp_path / "bomb.png"

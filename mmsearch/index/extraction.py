@@ -5,15 +5,11 @@ from __future__ import annotations
 import errno
 import hashlib
 import logging
-import os
-import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import BinaryIO
 
 from mmsearch.contracts import Annotator, Extractor, Segment, SkipFile, Source
 from mmsearch.index.oserrors import file_error
-from mmsearch.index.scanner import NOT_REGULAR, special_kind
 
 log = logging.getLogger(__name__)
 
@@ -35,35 +31,14 @@ class Extracted:
     """The detail is the same for every file with this reason: print it once."""
 
 
-_OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+def content_hash(source: Source) -> tuple[str, bytes]:
+    """The file's BLAKE2b-256 hex digest and its first bytes, in one read.
 
-
-def open_regular(path: bytes) -> BinaryIO:
-    """Open a file for reading without ever blocking; raises SkipFile unless it is a regular file.
-
-    The scan saw a regular file, but it may have been swapped for a FIFO since: a
-    plain ``open`` of a FIFO waits for a writer forever (holding the writer lock), so
-    the open does not block, and the type is checked again on what was opened.
+    Opened with :meth:`Source.open`: a file swapped for a FIFO since the scan is
+    skipped, not waited on.
     """
-    fd = os.open(path, _OPEN_FLAGS)
-    try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise SkipFile(
-                NOT_REGULAR,
-                f"it became a {special_kind(mode)} after the folder was scanned; not read. "
-                "If that is wrong, check what replaced it",
-            )
-        return os.fdopen(fd, "rb")
-    except BaseException:
-        os.close(fd)
-        raise
-
-
-def content_hash(path: bytes) -> tuple[str, bytes]:
-    """The file's BLAKE2b-256 hex digest and its first bytes, in one read."""
     digest = hashlib.blake2b(digest_size=32)
-    with open_regular(path) as handle:
+    with source.open() as handle:
         head = handle.read(HEAD_BYTES)
         digest.update(head)
         while chunk := handle.read(_HASH_CHUNK):
@@ -148,7 +123,7 @@ def extract_file(
     """Hash, identify, extract and annotate one file; never raises for a bad file."""
     outcome = Extracted()
     try:
-        outcome.content_hash, head = content_hash(source.path)
+        outcome.content_hash, head = content_hash(source)
         if not head:
             raise SkipFile("empty file", "the file is empty (0 bytes)")
         outcome.extractor = choose_extractor(extractors, head, source.path)

@@ -22,6 +22,7 @@ from mmsearch.contracts import (
     Extractor,
     ExtractSettings,
     Segment,
+    SkipFile,
     Source,
     VectorIndex,
 )
@@ -231,12 +232,12 @@ class RootIndexer:
             self.report.moved += 1
         plan.todo = remaining
 
-    @staticmethod
-    def _same_content(path: bytes, candidates: list[KnownItem]) -> KnownItem | None:
+    def _same_content(self, path: bytes, candidates: list[KnownItem]) -> KnownItem | None:
+        source = Source(path, display_path(path), candidates[0].size, self.options.settings)
         try:
-            digest, _ = content_hash(path)
-        except OSError:
-            return None
+            digest, _ = content_hash(source)
+        except (OSError, SkipFile):
+            return None  # not readable now: it is read (and the reason said) as a new file
         return next((c for c in candidates if c.content_hash == digest), None)
 
     def _remove(self, gone: dict[bytes, KnownItem]) -> None:

@@ -17,23 +17,12 @@ import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from mmsearch.contracts import _file_kind
 from mmsearch.index.oserrors import SYMLINK_LOOP, file_error, folder_error
 from mmsearch.index.report import display_path
 
 NOT_REGULAR = "not a regular file"
-"""The reason of a FIFO, socket or device found where files are indexed."""
-
-_SPECIAL_KINDS = (
-    (stat.S_ISFIFO, "named pipe (FIFO)"),
-    (stat.S_ISSOCK, "socket"),
-    (stat.S_ISCHR, "character device"),
-    (stat.S_ISBLK, "block device"),
-)
-
-
-def special_kind(mode: int) -> str:
-    """What a non-regular file is, in words."""
-    return next((kind for test, kind in _SPECIAL_KINDS if test(mode)), "special file")
+"""The reason of a FIFO, socket or device found where files are indexed (as Source.open's)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,7 +181,7 @@ class Scanner:
             return  # a linked folder not walked: not followed, or reported as a loop
         if not stat.S_ISREG(st.st_mode):
             # Not media, and opening a FIFO would block: named, never read.
-            kind = special_kind(st.st_mode)
+            kind = _file_kind(st.st_mode)
             self._problem(rel, NOT_REGULAR, f"is a {kind}, not a file with content; left alone.")
             return
         self.result.files.append(ScannedFile(rel, st.st_size, st.st_mtime_ns))

@@ -161,7 +161,7 @@ class PdfExtractor(Extractor):
         """Read the text layer page by page and yield its chunks with offsets."""
         settings = source.settings
         limit = max_pages(settings)
-        with open(source.path, "rb") as handle:
+        with source.open() as handle:
             reader = _open(handle)
             _unlock(reader)
             count = _page_count(reader, limit)

@@ -173,7 +173,7 @@ class PillowImageExtractor(Extractor):
 
     def extract(self, source: Source) -> Iterator[Segment]:
         """Decode the image, checking its size against the megapixel cap before decoding."""
-        with open(source.path, "rb") as handle:
+        with source.open() as handle:
             if is_heif(handle.read(32)):
                 ensure_heif_opener()
             handle.seek(0)

@@ -65,7 +65,7 @@ def full_resolution(image: Image.Image, source: Source, max_side: int) -> Image.
     if max(image.size) >= max_side:
         return image
     try:
-        with open(source.path, "rb") as handle, Image.open(handle) as original:
+        with source.open() as handle, Image.open(handle) as original:
             if max(original.size) <= max(image.size) * 1.1:
                 return image  # the segment holds (about) every pixel the file has
             return _decode_for(original, max_side)

@@ -152,7 +152,7 @@ class PlainTextExtractor(Extractor):
         limit = source.settings.max_text_bytes
         if source.size > limit:
             raise _too_large(source.size, limit)
-        with open(source.path, "rb") as handle:
+        with source.open() as handle:
             data = handle.read(limit + 1)
         if len(data) > limit:
             # It grew since it was listed; a cut-off read would end mid-character.
