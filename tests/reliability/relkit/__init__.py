@@ -1,0 +1,1 @@
+"""The reliability suite's kit: catalog comparison, integrity checks, runs, media, mutations."""

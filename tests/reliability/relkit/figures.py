@@ -1,0 +1,52 @@
+"""The figures each part of the suite reached, printed at the end of the pytest run."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class Figures:
+    """Counts added by the tests as they pass; one summary line per part."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    notes: dict[str, str] = field(default_factory=dict)
+    points: set[str] = field(default_factory=set)
+
+    def add(self, name: str, amount: int = 1) -> None:
+        """Count ``amount`` more of ``name``."""
+        self.counts[name] += amount
+
+    def note(self, name: str, text: str) -> None:
+        """Say something about a part (its seed, say)."""
+        self.notes[name] = text
+
+    def __bool__(self) -> bool:
+        return bool(self.counts)
+
+    def lines(self) -> list[str]:
+        """The summary."""
+        c = self.counts
+        out = []
+        if c["crash trials"]:
+            out.append(
+                f"crash matrix: {len(self.points)} fault points, {c['crash trials']} killed "
+                f"runs, {c['divergent catalogs']} divergent catalogs"
+            )
+        if c["stateful steps"]:
+            out.append(
+                f"stateful: {c['stateful steps']} steps in {c['stateful runs']} runs "
+                f"({c['stateful kills']} killed runs, {c['stateful indexes']} index runs), "
+                f"0 invariant violations; {self.notes.get('stateful', '')}"
+            )
+        if c["fuzz files"]:
+            out.append(
+                f"fuzz corpus: {c['fuzz files']} files ({c['fuzz mutated']} mutated), "
+                f"{c['fuzz crashes']} crashes, 0 hangs, every file accounted for "
+                f"({c['fuzz done']} done, {c['fuzz skipped']} skipped, {c['fuzz failed']} failed)"
+            )
+        return out
+
+
+FIGURES = Figures()
