@@ -8,6 +8,7 @@ root that wiped its entries; advice that named the wrong cause.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import socket
@@ -147,6 +148,25 @@ def test_unreadable_file_is_read_once_its_permission_is_fixed(
     again = library.index(media)  # same size and mtime: only the permission changed
     assert again.indexed == 1 and again.skipped == []
     assert _items(library.db_path)["car.txt"] == ("done", None)
+
+
+def test_file_with_a_disk_read_error_is_read_again_once_the_drive_is_back(
+    library: Library, media: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = os.fsencode(media / "car.txt")
+    real = extraction.content_hash
+
+    def failing(source: Source) -> tuple[str, bytes]:
+        if source.path == target:
+            raise OSError(errno.EIO, "Input/output error", source.fspath)
+        return real(source)
+
+    monkeypatch.setattr(extraction, "content_hash", failing)
+    first = library.index(media)
+    assert _reasons(first) == {"car.txt": "read error"}
+    assert "permission" not in _detail(first, "car.txt")
+    monkeypatch.setattr(extraction, "content_hash", real)
+    assert library.index(media).indexed == 1
 
 
 class _FlakyExtractor(Extractor):

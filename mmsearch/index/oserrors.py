@@ -51,7 +51,8 @@ def file_error(exc: OSError, path: bytes) -> tuple[str, str]:
     if code == errno.EIO:
         return READ_ERROR, (
             f"the disk reported an input/output error ({cause}); the drive may be failing or "
-            "disconnected: check it, copy the file elsewhere if you can, and run again"
+            "disconnected: check it, copy the file elsewhere if you can. It is tried again on "
+            "every run"
         )
     if code in (errno.EACCES, errno.EPERM):
         return UNREADABLE_FILE, (

@@ -6,8 +6,9 @@ the per-file time budget. A skipped item keeps a fingerprint of all of those
 (:func:`skip_key`), and is read again when the fingerprint of a run differs: the
 user raised the cap, or installed the plugin, as the message advised.
 
-A file the user could not read is retried on every run instead: a permission is
-fixed without touching the file, and the retry costs one failed ``open`` (an
+A file the user could not read, or that the disk failed to read, is retried on
+every run instead: a permission is fixed, or a drive reconnected, without
+touching the file, and the retry costs one failed ``open`` or read (an
 ``access`` check first would cost a call too, and answers for the real uid, not
 the one that opens). Everything else waits for ``--retry-skipped``.
 """
@@ -19,10 +20,10 @@ import json
 from collections.abc import Sequence
 
 from mmsearch.contracts import Extractor, ExtractSettings
-from mmsearch.index.oserrors import UNREADABLE_FILE
+from mmsearch.index.oserrors import READ_ERROR, UNREADABLE_FILE
 from mmsearch.store.catalog import KnownItem
 
-RETRIED_EVERY_RUN = frozenset({UNREADABLE_FILE})
+RETRIED_EVERY_RUN = frozenset({UNREADABLE_FILE, READ_ERROR})
 """Skip reasons whose cause can go away without the file changing or the settings."""
 
 
