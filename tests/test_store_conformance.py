@@ -33,7 +33,7 @@ class TestFaissApproximate(VectorIndexConformance):
     @pytest.fixture
     def store_options(self) -> dict[str, str]:
         # 3,000 vectors take the approximate path; 30 % allow-lists take the IVF selector.
-        return {"exact_max": "1000", "nlist": "32", "m": "8", "exact_filter_max": "100"}
+        return {"exact_max": "1000", "nlist": "32", "m": "16", "exact_filter_max": "100"}
 
     def test_the_approximate_path_is_the_one_tested(self, filled: object) -> None:
         assert getattr(filled, "kind", None) == "ivfpq"

@@ -30,7 +30,7 @@ def _notes(folder: Path, count: int) -> Path:
 
 @pytest.fixture
 def approximate(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A tiny threshold and small lists, so 300 files take the approximate path."""
+    """A tiny threshold and small lists, so 120 files take the approximate path."""
     for name, value in {"EXACT_MAX": "50", "NLIST": "8", "M": "8"}.items():
         monkeypatch.setenv(f"MMSEARCH_FAISS_{name}", value)
 
@@ -57,7 +57,7 @@ def test_a_large_space_gets_an_approximate_index_after_the_run(
     tmp_path: Path, approximate: None
 ) -> None:
     registry = make_registry(CountingEncoder())
-    notes = _notes(tmp_path / "notes", 300)
+    notes = _notes(tmp_path / "notes", 120)
     with Library.open(tmp_path / "c.db", registry=registry) as lib:
         lib.index(notes)
         space = lib.catalog.active_space()
@@ -81,13 +81,13 @@ def test_changes_after_the_build_are_served_then_persisted(
     tmp_path: Path, approximate: None
 ) -> None:
     registry = make_registry(CountingEncoder())
-    notes = _notes(tmp_path / "notes", 300)
+    notes = _notes(tmp_path / "notes", 120)
     with Library.open(tmp_path / "c.db", registry=registry) as lib:
         lib.index(notes)
         (notes / "note005.txt").unlink()
         (notes / "extra.txt").write_text("an entirely new note about saffron glaciers")
         lib.index(notes)
-        paths = [h.path for h in lib.query("saffron glaciers", k=300)]
+        paths = [h.path for h in lib.query("saffron glaciers", k=120)]
         assert any(p.endswith("extra.txt") for p in paths)
         assert not any(p.endswith("note005.txt") for p in paths)
     with Library.open(tmp_path / "c.db", registry=registry) as lib:
@@ -98,7 +98,7 @@ def test_changes_after_the_build_are_served_then_persisted(
 
 def test_a_damaged_rows_file_is_rebuilt_not_served(tmp_path: Path, approximate: None) -> None:
     registry = make_registry(CountingEncoder())
-    notes = _notes(tmp_path / "notes", 300)
+    notes = _notes(tmp_path / "notes", 120)
     with Library.open(tmp_path / "c.db", registry=registry) as lib:
         lib.index(notes)
     rows_file = next((tmp_path / "c.db.indexes").glob("*.vectors.npy"))
@@ -132,7 +132,7 @@ def _vector_ids(db_path: Path) -> set[int]:
 def test_vectors_are_unit_length_in_the_rows_file(tmp_path: Path, approximate: None) -> None:
     registry = make_registry(CountingEncoder())
     with Library.open(tmp_path / "c.db", registry=registry) as lib:
-        lib.index(_notes(tmp_path / "notes", 300))
+        lib.index(_notes(tmp_path / "notes", 120))
     rows = np.load(next((tmp_path / "c.db.indexes").glob("*.vectors.npy")), mmap_mode="r")
-    assert rows.shape == (300, 256)
+    assert rows.shape == (120, 256)
     assert np.allclose(np.linalg.norm(rows, axis=1), 1.0, atol=1e-5)
