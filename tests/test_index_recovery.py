@@ -14,6 +14,7 @@ import shutil
 import socket
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
@@ -23,6 +24,7 @@ from click.testing import CliRunner, Result
 from support import CountingEncoder, first_party_extractors, make_registry, save_image
 
 import mmsearch.index.extraction as extraction
+import mmsearch.index.workers as workers
 from mmsearch import Extractor, IndexOptions, Library, MediaType, Segment, SkipFile, Source
 from mmsearch.cli import cli
 from mmsearch.contracts import ExtractSettings
@@ -261,27 +263,36 @@ def test_file_replaced_by_a_fifo_after_the_scan_is_skipped_without_blocking(
 
 
 class _HangingExtractor(Extractor):
-    """Blocks on ``release`` for its files, as a decoder stuck on a dead drive would."""
+    """Blocks on ``release``, as a decoder stuck on a dead drive would, once its budget is spent.
+
+    It moves the pool's clock past the budget as it starts, so the run gives it up at
+    once while every other file keeps the whole budget: nothing depends on real time.
+    """
 
     name: ClassVar[str] = "hanging"
     media_type: ClassVar[MediaType] = "text"
     extensions: ClassVar[frozenset[str]] = frozenset({"hang"})
 
-    def __init__(self) -> None:
+    def __init__(self, spend_budget: Callable[[], None]) -> None:
         self.release = threading.Event()
+        self.spend_budget = spend_budget
 
     def extract(self, source: Source) -> Iterator[Segment]:
+        self.spend_budget()
         self.release.wait()
         yield Segment(kind="text", modality="text", content="late", text="late")
 
 
 def test_file_over_its_time_budget_is_skipped_and_the_lock_released(
-    db_path: Path, media: Path, counting_encoder: CountingEncoder
+    db_path: Path, media: Path, counting_encoder: CountingEncoder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    budget, elapsed = 60.0, [0.0]
+    monkeypatch.setattr(workers, "now", lambda: time.monotonic() + elapsed[0])
     (media / "stuck.hang").write_text("never read in time")
-    hanging = _HangingExtractor()
+    hanging = _HangingExtractor(lambda: elapsed.__setitem__(0, elapsed[0] + budget + 1))
     registry = _with_extractor(counting_encoder, hanging)
-    options = IndexOptions(file_timeout=0.2, workers=2)
+    # One worker: a file started before the clock moved has finished by then.
+    options = IndexOptions(file_timeout=budget, workers=1)
     with Library.open(db_path, registry=registry) as lib:
         report = _index_in_thread(lambda: lib.index(media, options=options), hanging.release.set)
         assert _reasons(report) == {"stuck.hang": "took too long"}
