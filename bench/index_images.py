@@ -199,8 +199,10 @@ def patched_window(window: int) -> None:
     import mmsearch.index.indexer
     from mmsearch.index.pipeline import extract_in_order
 
-    def wider(items: Any, extract: Callable[[Any], Any], workers: int) -> Iterator[Any]:
-        return extract_in_order(items, extract, workers, window=window)
+    def wider(
+        items: Any, extract: Callable[[Any], Any], workers: int, budget: float | None = None
+    ) -> Iterator[Any]:
+        return extract_in_order(items, extract, workers, window=window, budget=budget)
 
     mmsearch.index.indexer.extract_in_order = wider  # type: ignore[assignment]
 
