@@ -77,10 +77,9 @@ def _parse(raw: str | None) -> tuple[str, int] | None:
     if name not in POINTS:
         known = ", ".join(POINTS)
         raise ValueError(f"{FAULT_VARIABLE}={raw!r}: no fault point {name!r} (known: {known})")
-    count = int(nth) if nth else 1
-    if count < 1:
-        raise ValueError(f"{FAULT_VARIABLE}={raw!r}: the hit number must be 1 or more")
-    return name, count
+    if nth and (not nth.isdigit() or int(nth) < 1):
+        raise ValueError(f"{FAULT_VARIABLE}={raw!r}: after the colon, a hit number 1 or more")
+    return name, int(nth) if nth else 1
 
 
 _TARGET = _parse(os.environ.get(FAULT_VARIABLE))

@@ -39,7 +39,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """The figures each part reached, when it ran."""
     if FIGURES:
-        terminalreporter.section("reliability figures")
+        terminalreporter.section("reliability figures (of the tests that passed)")
         for line in FIGURES.lines():
             terminalreporter.write_line(line)
 

@@ -11,7 +11,7 @@ class Figures:
     """Counts added by the tests as they pass; one summary line per part."""
 
     counts: Counter[str] = field(default_factory=Counter)
-    notes: dict[str, str] = field(default_factory=dict)
+    notes: dict[str, list[str]] = field(default_factory=dict)
     points: set[str] = field(default_factory=set)
 
     def add(self, name: str, amount: int = 1) -> None:
@@ -19,8 +19,8 @@ class Figures:
         self.counts[name] += amount
 
     def note(self, name: str, text: str) -> None:
-        """Say something about a part (its seed, say)."""
-        self.notes[name] = text
+        """Say something more about a part (a seed that ran, say)."""
+        self.notes.setdefault(name, []).append(text)
 
     def __bool__(self) -> bool:
         return bool(self.counts)
@@ -38,13 +38,14 @@ class Figures:
             out.append(
                 f"stateful: {c['stateful steps']} steps in {c['stateful runs']} runs "
                 f"({c['stateful kills']} killed runs, {c['stateful indexes']} index runs), "
-                f"0 invariant violations; {self.notes.get('stateful', '')}"
+                f"0 invariant violations; seeds {', '.join(self.notes.get('stateful', []))}"
             )
         if c["fuzz files"]:
             out.append(
                 f"fuzz corpus: {c['fuzz files']} files ({c['fuzz mutated']} mutated), "
-                f"{c['fuzz crashes']} crashes, 0 hangs, every file accounted for "
-                f"({c['fuzz done']} done, {c['fuzz skipped']} skipped, {c['fuzz failed']} failed)"
+                "0 crashes, 0 hangs, every file accounted for "
+                f"({c['fuzz done']} done, {c['fuzz skipped']} skipped, {c['fuzz failed']} failed); "
+                f"seeds {', '.join(self.notes.get('fuzz', []))}"
             )
         return out
 
