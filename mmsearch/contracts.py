@@ -316,6 +316,10 @@ class CatalogVectors:
     """Bumped by the catalog on every change to the space's vectors."""
     count: int
     batches: VectorBatches
+    digest: str | None = None
+    """A digest of the space's (segment id, vector) pairs, kept by the catalog with every
+    write (``mmsearch.store.digest``); None while unknown. What was persisted with another
+    digest holds other vectors, whatever its generation and count: rebuild it."""
 
 
 @dataclass(slots=True)
@@ -333,6 +337,9 @@ class IndexHealth:
     build_seconds: float | None = None
     recall: float | None = None
     """recall@10 against exact search measured on a sample when it was built (None: exact)."""
+    digest: str | None = None
+    """The digest of what was persisted, for stores that keep one: the engine compares it
+    with the catalog's (:attr:`CatalogVectors.digest`) and reports a mismatch."""
 
     def to_json(self) -> dict[str, Any]:
         """The stable JSON shape of an index's health."""

@@ -19,6 +19,14 @@ class SchemaTooNewError(CatalogError):
     """The catalog was written by a newer mmsearch than this one."""
 
 
+class CatalogMissingError(CatalogError):
+    """A command that only reads was pointed at a path where no catalog exists."""
+
+
+class CatalogDamagedError(CatalogError):
+    """SQLite finds the catalog file damaged (malformed pages)."""
+
+
 class LockedError(MmsearchError):
     """Another process is writing to the catalog."""
 

@@ -35,6 +35,7 @@ from mmsearch.query.runner import KEYWORD_THRESHOLD, PlanRunner, SearchResult
 from mmsearch.query.spacesearch import QueryCache, SpaceSearch, load_calibration
 from mmsearch.status import LibraryStatus, collect_status
 from mmsearch.store.catalog import Catalog, SpaceInfo
+from mmsearch.store.digest import refresh_digest, space_digest
 from mmsearch.store.locations import default_catalog_path, index_folder, lock_path
 from mmsearch.store.locking import writer_lock
 
@@ -53,10 +54,17 @@ class Library:
     >>> hits = lib.query("a red car", k=10)      # doctest: +SKIP
     """
 
-    def __init__(self, db_path: Path, registry: Registry, store: str | None = None) -> None:
+    def __init__(
+        self,
+        db_path: Path,
+        registry: Registry,
+        store: str | None = None,
+        *,
+        read_only: bool = False,
+    ) -> None:
         self.db_path = db_path
         self.registry = registry
-        self.catalog = Catalog(db_path)
+        self.catalog = Catalog(db_path, read_only=read_only)
         self._store_name = store
         self._stores: dict[int, VectorIndex] = {}
         self._calibrations: dict[int, Calibration] = {}
@@ -72,11 +80,15 @@ class Library:
         *,
         registry: Registry | None = None,
         store: str | None = None,
+        read_only: bool = False,
     ) -> Library:
         """Open (creating if needed) the catalog at ``path``, or at the default location.
 
         ``store`` names the vector store (``--store``) for this session; an index
-        run records it as the library's default.
+        run records it as the library's default. ``read_only`` (``status``,
+        ``query``) opens an existing catalog without creating, upgrading or
+        writing it (a missing one raises :class:`~mmsearch.errors.CatalogMissingError`);
+        vector index files beside it may still be rebuilt and saved.
         """
         db_path = Path(path).expanduser() if path is not None else default_catalog_path()
         if db_path.is_dir():
@@ -84,7 +96,7 @@ class Library:
                 f"{db_path} is a folder; give the catalog's file path, e.g. {db_path}/catalog.db"
             )
         chosen = registry if registry is not None else load_plugins()
-        return cls(db_path.absolute(), chosen, store)
+        return cls(db_path.absolute(), chosen, store, read_only=read_only)
 
     def close(self) -> None:
         """Release the vector indexes and the catalog's connections."""
@@ -238,13 +250,18 @@ class Library:
     def _catalog_vectors(self, space: SpaceInfo) -> CatalogVectors:
         generation, count = self.catalog.space_state(space.id)
         return CatalogVectors(
-            generation, count, lambda: self.catalog.vector_batches(space.id, space.dim)
+            generation,
+            count,
+            lambda: self.catalog.vector_batches(space.id, space.dim),
+            space_digest(self.catalog, space.id),
         )
 
     def _save(self, index: VectorIndex, space: SpaceInfo) -> None:
         vectors = self._catalog_vectors(space)
         if index.ntotal != vectors.count:
             index.rebuild(vectors)  # the index drifted from the catalog (a failed add): SQL wins
+        if not self.catalog.identified:
+            return  # saved under a stand-in id, the file would be refused next time anyway
         try:
             index.persist(vectors.generation)
         except OSError as exc:
@@ -295,7 +312,13 @@ class Library:
             opts = dataclasses.replace(opts, settings=settings)
         report = IndexReport()
         started = time.perf_counter()
+        if self.catalog.read_only:
+            raise UsageError(
+                f"The catalog {self.db_path} was opened read-only; open it without "
+                "read_only=True to index."
+            )
         with writer_lock(lock_path(self.db_path)):
+            self._refresh_digests()
             enc, space = self._space_for_indexing(encoder, model)
             report.space = f"{space.encoder_id} ({space.dim}-d)"
             self._record_store()
@@ -322,6 +345,13 @@ class Library:
             self._activate_when_complete(space)
         report.seconds = time.perf_counter() - started
         return report
+
+    def _refresh_digests(self) -> None:
+        """Compute the digests the catalog lost (written by another program, or older code)."""
+        for space in self.catalog.spaces():
+            if space_digest(self.catalog, space.id) is None:
+                log.info("Computing the vector digest of space %d (once).", space.id)
+                refresh_digest(self.catalog, space.id, space.dim)
 
     def _record_store(self) -> None:
         """Make ``--store`` the library's default; its indexes are rebuilt from the catalog."""

@@ -12,6 +12,8 @@ from sqlalchemy import func, select
 from mmsearch.contracts import IndexHealth, VectorIndex
 from mmsearch.safe_text import path_bytes_b64
 from mmsearch.store.catalog import Catalog, SpaceInfo
+from mmsearch.store.catalog_file import check_intact
+from mmsearch.store.digest import space_digest
 from mmsearch.store.schema import Item
 
 
@@ -67,6 +69,7 @@ def collect_status(
     catalog: Catalog, db_path: Path, store: str, index_of: Callable[[SpaceInfo], VectorIndex]
 ) -> LibraryStatus:
     """Read a status snapshot from the catalog and each space's vector index."""
+    check_intact(catalog.engine, db_path)  # a damaged page anywhere is said, not passed over
     status = LibraryStatus(catalog=str(db_path))
     with catalog.engine.connect() as conn:
         per_root = {
@@ -101,10 +104,23 @@ def collect_status(
                 generation=generation,
                 active=active is not None and active.id == space.id,
                 store=store,
-                index=index_of(space).health(generation, count),
+                index=_checked(index_of(space).health(generation, count), catalog, space),
             )
         )
     return status
+
+
+def _checked(health: IndexHealth, catalog: Catalog, space: SpaceInfo) -> IndexHealth:
+    """Not ok when what was persisted holds other vectors than the catalog (digests differ)."""
+    expected = space_digest(catalog, space.id)
+    if health.state != "ok" or None in (health.digest, expected) or health.digest == expected:
+        return health
+    health.state = "damaged"
+    health.detail = (
+        "it holds other vectors than the catalog (their digests differ); "
+        "rebuilt from the catalog on the next query"
+    )
+    return health
 
 
 def describe_index(health: IndexHealth) -> str:

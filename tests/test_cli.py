@@ -173,7 +173,8 @@ def test_a_file_that_is_not_a_catalog_exits_1(media: Path, tmp_path: Path) -> No
     junk.write_bytes(b"this is not a database" * 100)
     result = run("--db", junk, "status")
     assert result.exit_code == 1
-    assert "Cannot open the catalog" in result.output
+    assert f"{junk} is not an mmsearch catalog" in result.output
+    assert junk.read_bytes() == b"this is not a database" * 100
 
 
 def test_broken_plugin_warns_once_on_other_commands(

@@ -241,7 +241,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
     """Show roots, item counts by type and status, spaces and index health."""
     from mmsearch.status import describe_index
 
-    with open_library(ctx) as lib:
+    with open_library(ctx, read_only=True) as lib:
         snapshot = lib.status()
     if as_json:
         click.echo(json.dumps(snapshot.to_json()))

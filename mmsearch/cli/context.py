@@ -40,28 +40,49 @@ def registry_for(ctx: click.Context) -> Registry:
 
 
 @contextmanager
-def open_library(ctx: click.Context) -> Iterator[Library]:
-    """Open the library for a command, turning its errors into exit codes."""
+def open_library(ctx: click.Context, *, read_only: bool = False) -> Iterator[Library]:
+    """Open the library for a command, turning its errors into exit codes.
+
+    ``read_only`` for commands that only read (``status``, ``query``): they never
+    create, upgrade or write the catalog.
+    """
+    import sqlite3
+
     from sqlalchemy.exc import SQLAlchemyError
 
     from mmsearch.library import Library
 
+    path: Path | None = None
     try:
         opened = Library.open(
-            ctx.obj.get("db"), registry=registry_for(ctx), store=ctx.obj.get("store")
+            ctx.obj.get("db"),
+            registry=registry_for(ctx),
+            store=ctx.obj.get("store"),
+            read_only=read_only,
         )
+        path = opened.db_path
         with opened as lib:
             yield lib
     except UsageError as exc:
         raise click.UsageError(terminal_safe_lines(str(exc))) from exc  # may name files
     except MmsearchError as exc:
         raise click.ClickException(terminal_safe_lines(str(exc))) from exc
-    except SQLAlchemyError as exc:
-        raise click.ClickException(
-            f"The catalog could not be read or written: {exc.__class__.__name__}: "
-            f"{getattr(exc, 'orig', exc)}. Files already indexed are safe; check free disk "
-            "space and permissions, then run again."
-        ) from exc
+    except (SQLAlchemyError, sqlite3.DatabaseError) as exc:
+        raise click.ClickException(terminal_safe_lines(_catalog_failure(exc, path))) from exc
+
+
+def _catalog_failure(exc: Exception, path: Path | None) -> str:
+    """What to say when SQLite fails under a command: damaged, or another failure."""
+    from mmsearch.store.catalog_file import damaged, is_damage
+
+    if path is not None and is_damage(exc):
+        return str(damaged(path, getattr(exc, "orig", exc)))
+    named = f" {path}" if path else ""
+    return (
+        f"The catalog{named} could not be read or written: {exc.__class__.__name__}: "
+        f"{getattr(exc, 'orig', exc)}. Files already indexed are safe; check free disk "
+        "space and permissions, then run again."
+    )
 
 
 def _remember_store(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:

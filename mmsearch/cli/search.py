@@ -143,7 +143,7 @@ def query(ctx: click.Context, /, text: str | None, image: tuple[str, ...], audio
     """
     if not (text and text.strip()) and not image and not audio:
         raise click.UsageError("Give a query text, or an example file with --image or --audio.")
-    with open_library(ctx) as lib:
+    with open_library(ctx, read_only=True) as lib:
         try:
             flags = {k: _as_tuple(v) for k, v in filter_flags.items()}
             filters = _filters_from_flags(flags)
@@ -321,7 +321,7 @@ def eval_command(ctx: click.Context, queries: Path, config: str, compare: str | 
     """
     from mmsearch.query.evaluation import evaluate, format_comparison, format_report, load_queries
 
-    with open_library(ctx) as lib:
+    with open_library(ctx, read_only=True) as lib:
         loaded = load_queries(queries)
         configs = [(config or "default", parse_config(config))]
         if compare is not None:

@@ -17,7 +17,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from mmsearch.contracts import Encoder, FloatArray, IdArray
 from mmsearch.errors import CatalogError
 from mmsearch.faults import fault_point
-from mmsearch.store.database import create_catalog_engine, migrate
+from mmsearch.store.catalog_file import damaged, is_damage, open_catalog_engine
+from mmsearch.store.digest import DigestTracker, start_digest
 from mmsearch.store.schema import Item, Root, Segment, Setting, Space, Vector
 
 ACTIVE_SPACE = "active_space"
@@ -124,13 +125,19 @@ def _select_spaces() -> Select[int, str, str, str, int, str, int]:
 class Catalog:
     """The SQLite catalog at one path."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, read_only: bool = False) -> None:
+        """Open the catalog at ``path``: created and migrated, or with ``read_only`` only read.
+
+        A read-only catalog creates nothing, migrates nothing and writes nothing.
+        """
         self.path = path
+        self.read_only = read_only
+        self._stand_in_id: str | None = None
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self.engine: Engine = create_catalog_engine(path)
-            migrate(self.engine, path)
+            self.engine: Engine = open_catalog_engine(path, read_only=read_only)
         except (OSError, SQLAlchemyError) as exc:
+            if is_damage(exc):
+                raise damaged(path, exc) from exc
             raise CatalogError(
                 f"Cannot open the catalog {path}: {exc}. Check that its folder exists and is "
                 "writable and that the file is an mmsearch catalog, or choose another with --db."
@@ -175,8 +182,11 @@ class Catalog:
         """Delete items (segments and vectors cascade); returns the removed segment ids."""
         with self.engine.begin() as conn:
             segment_ids = self.segment_ids_of(conn, item_ids)
+            digests = DigestTracker(conn)
+            digests.removing_segments(segment_ids)
             for chunk in chunks(item_ids):
                 conn.execute(delete(Item).where(Item.id.in_(chunk)))
+            digests.commit()
         return segment_ids
 
     def move_item(self, item_id: int, relpath: bytes, display: str, mtime_ns: int) -> None:
@@ -201,21 +211,26 @@ class Catalog:
         new_vectors: list[FloatArray] = []
         now = time.time()
         with self.engine.begin() as conn:
+            digests = DigestTracker(conn)
+            digests.touch(space_id)
             existing = [r.existing_id for r in records if r.existing_id is not None]
             if existing:
                 replaced = self.segment_ids_of(conn, existing)
+                digests.removing_segments(replaced)
                 conn.execute(delete(Segment).where(Segment.item_id.in_(existing)))
             for record in records:
                 item_id = self._upsert_item(conn, root_id, record, now)
                 ids = self._insert_segments(conn, item_id, space_id, record.segments)
                 new_ids.extend(ids)
                 new_vectors.extend(seg.vector for seg in record.segments)
+            vectors: FloatArray = (
+                np.vstack(new_vectors).astype(np.float32)
+                if new_vectors
+                else np.empty((0, 0), dtype=np.float32)
+            )
+            digests.added(space_id, np.asarray(new_ids, dtype=np.int64), vectors)
+            digests.commit()
             fault_point("mid-batch-transaction")
-        vectors: FloatArray = (
-            np.vstack(new_vectors).astype(np.float32)
-            if new_vectors
-            else np.empty((0, 0), dtype=np.float32)
-        )
         return replaced, np.asarray(new_ids, dtype=np.int64), vectors
 
     def _upsert_item(self, conn: Connection, root_id: int, record: ItemRecord, now: float) -> int:
@@ -329,6 +344,8 @@ class Catalog:
         if not segment_ids:
             return
         with self.engine.begin() as conn:
+            digests = DigestTracker(conn)
+            digests.removing_vectors(space_id, segment_ids)  # OR REPLACE drops any old one
             conn.execute(
                 insert(Vector).prefix_with("OR REPLACE"),
                 [
@@ -336,6 +353,8 @@ class Catalog:
                     for sid, vector in zip(segment_ids, vectors, strict=True)
                 ],
             )
+            digests.added(space_id, np.asarray(segment_ids, dtype=np.int64), vectors)
+            digests.commit()
 
     def set_active_space(self, space_id: int) -> None:
         """Make ``space_id`` the space queries use."""
@@ -357,8 +376,15 @@ class Catalog:
             conn.execute(insert(Setting).values(key=key, value=value))
 
     def catalog_id(self) -> str:
-        """This catalog's identity, a UUID made on first use (every process agrees on it)."""
+        """This catalog's identity, a UUID made on first use (every process agrees on it).
+
+        A read-only catalog without one (its setting deleted by hand) gets a stand-in
+        for this process only: no index file carries it, so none is trusted.
+        """
         found = self.setting(CATALOG_ID_KEY)
+        if found is None and self.read_only:
+            self._stand_in_id = self._stand_in_id or f"unidentified-{uuid.uuid4().hex}"
+            return self._stand_in_id
         if found is None:
             with self.engine.begin() as conn:
                 conn.execute(
@@ -369,6 +395,11 @@ class Catalog:
             found = self.setting(CATALOG_ID_KEY)
         assert found is not None
         return found
+
+    @property
+    def identified(self) -> bool:
+        """False while :meth:`catalog_id` is a stand-in: index files are not saved under it."""
+        return self._stand_in_id is None
 
     @contextmanager
     def sqlite(self) -> Iterator[sqlite3.Connection]:
@@ -422,7 +453,7 @@ class Catalog:
         key = encoder.space_key
         with self.engine.begin() as conn:
             if conn.scalar(select(Space.id).where(Space.key == key)) is None:
-                conn.execute(
+                created = conn.execute(
                     insert(Space).values(
                         key=key,
                         encoder_id=encoder.encoder_id,
@@ -433,6 +464,7 @@ class Catalog:
                         generation=0,
                     )
                 )
+                start_digest(conn, int(created.inserted_primary_key[0]))  # type: ignore[index]
             if activate:
                 conn.execute(delete(Setting).where(Setting.key == ACTIVE_SPACE))
                 conn.execute(insert(Setting).values(key=ACTIVE_SPACE, value=key))

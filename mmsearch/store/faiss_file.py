@@ -2,9 +2,10 @@
 
 Layout: ``MAGIC``, an 8-byte header length, the JSON header, the serialised
 index. The header records the catalog's UUID, the space, the catalog
-generation the contents reflect, the vector count, the index kind, and a
-CRC32 of the payload, so a file from another catalog, another space, an older
-generation or a damaged disk is never served. Files are written atomically:
+generation the contents reflect, the vector count, the digest of the ids and
+vectors it holds, the index kind, and a CRC32 of the payload, so a file from
+another catalog, another space, an older generation, with other vectors, or
+from a damaged disk is never served. Files are written atomically:
 temp file, fsync, ``os.replace``, fsync of the folder.
 """
 
@@ -47,6 +48,9 @@ class IndexFileHeader:
     build_seconds: float | None = None
     recall: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    digest: str | None = None
+    """The digest of the (id, vector) pairs it holds (mmsearch/store/digest.py); None in
+    files written before digests, or when it was not known."""
 
 
 def read_index_file(path: Path) -> tuple[IndexFileHeader, bytes]:

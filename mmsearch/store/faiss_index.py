@@ -33,6 +33,7 @@ from mmsearch.contracts import (
     VectorStore,
 )
 from mmsearch.faults import fault_point
+from mmsearch.store.digest import EMPTY, format_digest, vector_digest
 from mmsearch.store.faiss_ann import AnnParams, ApproximateIndex
 from mmsearch.store.faiss_file import (
     IndexFileError,
@@ -90,6 +91,9 @@ class FaissIndex(VectorIndex):
         self.saved_generation: int | None = None
         """The generation of the file on disk as far as this object knows (loaded or saved)."""
         self.build_seconds: float | None = None
+        self.digest: int | None = EMPTY
+        """The digest of the (id, vector) pairs it holds, kept through every change; None
+        when unknown (loaded from a file written before digests)."""
         self._gpu: Any = None
 
     # -- contents ------------------------------------------------------------
@@ -113,6 +117,7 @@ class FaissIndex(VectorIndex):
             self.ann.add(ids, rows)
         else:
             self.flat.add_with_ids(rows, ids)
+        self._count(vector_digest(ids, rows))
         self._gpu = None
 
     def remove(self, ids: IdArray) -> None:
@@ -120,11 +125,26 @@ class FaissIndex(VectorIndex):
         if not len(ids):
             return
         wanted = np.ascontiguousarray(ids, dtype=np.int64)
+        if self.digest is not None:
+            self._count(-vector_digest(*self._held(wanted)))
         if self.ann is not None:
             self.ann.remove(wanted)
         else:
             self.flat.remove_ids(wanted)
         self._gpu = None
+
+    def _count(self, delta: int) -> None:
+        if self.digest is not None:
+            self.digest = (self.digest + delta) % 2**64
+
+    def _held(self, ids: IdArray) -> tuple[IdArray, FloatArray]:
+        """Those of ``ids`` the index holds, with their vectors."""
+        if self.ann is not None:
+            return self.ann._vectors_of(ids)
+        present = ids[np.isin(ids, faiss.vector_to_array(self.flat.id_map))]
+        if not len(present):
+            return present, np.empty((0, self.dim), dtype=np.float32)
+        return present, self.flat.reconstruct_batch(present)
 
     def ids(self) -> set[int]:
         """Every segment id in the index."""
@@ -167,14 +187,19 @@ class FaissIndex(VectorIndex):
 
     # -- loading, rebuilding, saving -------------------------------------------
 
-    def load(self, generation: int, count: int) -> None:
-        """Load the file if it matches the catalog's identity, generation and count."""
+    def load(self, generation: int, count: int, digest: str | None = None) -> None:
+        """Load the file if it matches the catalog's identity, generation, count and digest.
+
+        With ``digest`` None (the catalog does not know its own) the digest is not checked.
+        """
         header, payload = read_index_file(self.path)
         check_header(header, self.target.catalog_id, self.target.space_id, self.dim)
         if header.generation != generation or header.ntotal != count:
             raise IndexFileError(
                 f"the index file is stale (generation {header.generation}, catalog at {generation})"
             )
+        if digest is not None and header.digest != digest:
+            raise IndexFileError(digest_mismatch(header.digest))
         if header.kind == "flat":
             index = faiss.deserialize_index(np.frombuffer(payload, dtype=np.uint8))
             if index.ntotal != count or index.d != self.dim:
@@ -185,12 +210,13 @@ class FaissIndex(VectorIndex):
             self.flat = _new_flat(self.dim)
         self.generation = self.saved_generation = header.generation
         self.build_seconds = header.build_seconds
+        self.digest = None if header.digest is None else int(header.digest, 16)
         self._gpu = None
 
     def sync(self, vectors: CatalogVectors) -> bool:
         """Load the cache, or rebuild it from the catalog with one warning. True if rebuilt."""
         try:
-            self.load(vectors.generation, vectors.count)
+            self.load(vectors.generation, vectors.count, vectors.digest)
             return False
         except IndexFileError as exc:
             if vectors.count or self.path.exists():
@@ -210,9 +236,12 @@ class FaissIndex(VectorIndex):
             return
         started = time.perf_counter()
         flat = _new_flat(self.dim)
+        digest = EMPTY
         for ids, rows in vectors.batches():
             flat.add_with_ids(np.ascontiguousarray(rows, dtype=np.float32), ids)
+            digest += vector_digest(ids, rows)
         self.flat, self.ann = flat, None
+        self.digest = digest % 2**64
         self.generation = vectors.generation
         self.build_seconds = time.perf_counter() - started
         self._gpu = None
@@ -241,6 +270,7 @@ class FaissIndex(VectorIndex):
         )
         built = ApproximateIndex.build(vectors, self.dim, self.path.parent, self.path.name, params)
         self.ann, self.flat = built, _new_flat(self.dim)
+        self.digest = vector_digest(built.row_ids, built.rows)  # one more pass over the rows file
         self.generation = vectors.generation
         self.build_seconds = time.perf_counter() - started
         self.saved_generation = None
@@ -259,6 +289,7 @@ class FaissIndex(VectorIndex):
             crc32=0,
             kind=self.kind,
             build_seconds=self.build_seconds,
+            digest=None if self.digest is None else format_digest(self.digest),
         )
         if self.ann is not None:
             header, payload = self.ann.serialize(header)
@@ -293,6 +324,7 @@ class FaissIndex(VectorIndex):
             self.path.stat().st_size + _side_file_size(self.path.parent, header.vectors_file),
             header.build_seconds,
             header.recall,
+            header.digest,
         )
         if header.generation != generation or header.ntotal != count:
             found.state = "stale"
@@ -300,6 +332,13 @@ class FaissIndex(VectorIndex):
                 f"file has {header.ntotal} vectors, catalog {count}; rebuilt on next query"
             )
         return found
+
+
+def digest_mismatch(found: str | None) -> str:
+    """Why an index file whose digest is not the catalog's is not served."""
+    if found is None:
+        return "the index file has no digest of its vectors (written by an older mmsearch)"
+    return "the index file holds other vectors than the catalog (their digests differ)"
 
 
 def _describe_kind(kind: str) -> str:

@@ -28,6 +28,7 @@ from mmsearch.contracts import (
     VectorIndex,
     VectorStore,
 )
+from mmsearch.store.digest import format_digest, vector_digest
 
 
 def clustered_vectors(count: int, dim: int, clusters: int, seed: int = 0) -> FloatArray:
@@ -84,13 +85,14 @@ class VectorIndexConformance:
 
     @staticmethod
     def catalog(ids: IdArray, vectors: FloatArray, generation: int = 1) -> CatalogVectors:
-        """What a catalog holding exactly these vectors would hand the index."""
+        """What a catalog holding exactly these vectors would hand the index (digest too)."""
 
         def batches() -> Iterator[tuple[IdArray, FloatArray]]:
             for start in range(0, len(ids), 1024):
                 yield ids[start : start + 1024], vectors[start : start + 1024]
 
-        return CatalogVectors(generation, len(ids), batches)
+        digest = format_digest(vector_digest(ids, vectors))
+        return CatalogVectors(generation, len(ids), batches, digest)
 
     @pytest.fixture
     def filled(
@@ -226,6 +228,28 @@ class VectorIndexConformance:
         reopened = vector_store.open_index(other)
         assert reopened.sync(self.catalog(ids, vectors)) is True
         assert reopened.ids() == set(ids.tolist())
+
+    def test_an_index_of_other_vectors_is_not_served(
+        self,
+        filled: VectorIndex,
+        vector_store: VectorStore,
+        index_target: IndexTarget,
+        dataset: tuple[IdArray, FloatArray],
+    ) -> None:
+        """Same catalog, space, generation and count, other vectors: rebuilt, not loaded.
+
+        For stores that keep a digest of what they persist (``IndexHealth.digest``);
+        skipped for others.
+        """
+        ids, vectors = dataset
+        persisted = filled.health(1, self.count).digest
+        if persisted is None:
+            pytest.skip("this store keeps no digest of what it persists")
+        assert persisted == self.catalog(ids, vectors).digest
+        others = np.ascontiguousarray(vectors[::-1])  # each id with another id's vector
+        reopened = vector_store.open_index(index_target)
+        assert reopened.sync(self.catalog(ids, others)) is True
+        assert reopened.search(others[0], 1)[0].tolist() == [ids[0]]
 
     def test_rebuild_reflects_the_catalog_exactly(
         self, filled: VectorIndex, dataset: tuple[IdArray, FloatArray]
