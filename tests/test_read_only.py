@@ -123,7 +123,7 @@ def test_status_and_query_leave_the_catalog_unchanged(indexed_db: Path) -> None:
     assert not wal.exists() or wal.stat().st_size == 0, "nothing was written to the WAL"
 
 
-def test_read_only_query_rebuilds_a_missing_index_in_memory_and_answers(
+def test_read_only_query_rebuilds_a_missing_index_and_answers(
     indexed_db: Path, media: Path
 ) -> None:
     for file in (indexed_db.parent / "catalog.db.indexes").iterdir():
