@@ -7,6 +7,7 @@ however many processes race to make it).
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import sqlite3
@@ -288,3 +289,30 @@ def test_damage_a_query_does_not_read_is_found_by_status(indexed_db: Path) -> No
     result = run("--db", indexed_db, "status")
     assert result.exit_code == 1
     assert f"The catalog {indexed_db} is damaged" in result.output
+
+
+def test_read_only_catalog_without_an_id_answers_and_saves_no_index_under_a_stand_in(
+    indexed_db: Path,
+) -> None:
+    with sqlite3.connect(indexed_db) as conn:  # an id deleted by hand
+        conn.execute("DELETE FROM settings WHERE key = 'catalog_id'")
+    conn.close()
+    cache = indexed_db.parent / "catalog.db.indexes" / "space-1.faiss"
+    before = (_digest(indexed_db), _digest(cache))
+    result = run("--db", indexed_db, "query", "red car harbour", "-k", "1")
+    assert result.exit_code == 0, result.output
+    assert (_digest(indexed_db), _digest(cache)) == before
+
+
+def test_a_new_catalog_clears_what_a_killed_creator_left_and_spares_one_being_built(
+    tmp_path: Path, registry: Registry
+) -> None:
+    abandoned = tmp_path / ".catalog.db.dead01.new"
+    abandoned.write_bytes(b"half a catalog")
+    building = tmp_path / ".catalog.db.live01.new"
+    building.write_bytes(b"another process is building this")
+    with building.open("rb") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+        Library.open(tmp_path / "catalog.db", registry=registry).close()
+        assert not abandoned.exists()
+        assert building.exists()
