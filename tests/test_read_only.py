@@ -280,7 +280,7 @@ def test_a_damaged_catalog_is_named_with_what_to_do(indexed_db: Path) -> None:
         result = run("--db", indexed_db, *command)
         assert result.exit_code == 1, command
         assert f"The catalog {indexed_db} is damaged" in result.output
-        assert ".recover" in result.output and "--db" in result.output
+        assert "run `mmsearch index FOLDER` again" in result.output and ".recover" in result.output
         assert "free disk space" not in result.output
 
 

@@ -101,10 +101,11 @@ def _tables(path: Path) -> set[str]:
 def damaged(path: Path, reason: object) -> CatalogDamagedError:
     """The error for a catalog SQLite finds damaged: what, which file, what to do."""
     return CatalogDamagedError(
-        f"The catalog {path} is damaged ({reason}). The indexed files themselves are untouched. "
-        f'Save what SQLite can read: sqlite3 "{path}" ".recover" | sqlite3 recovered.db, then '
-        "use --db recovered.db and run `mmsearch index FOLDER` to fill in the rest; or index "
-        "your folders again into a new catalog with --db NEW.db."
+        f"The catalog {path} is damaged ({reason}). The files it indexed are untouched, so "
+        "an index run can rebuild it: move it aside and run `mmsearch index FOLDER` again "
+        "(or index into a new catalog with --db NEW.db). To save what it still holds first, "
+        f'try sqlite3\'s recovery: sqlite3 "{path}" ".recover" | sqlite3 recovered.db '
+        "(the sqlite3 tool needs its dbpage extension for that)."
     )
 
 
