@@ -135,7 +135,9 @@ class LibraryMachine(RuleBasedStateMachine):
         self.media.move(name, self._name(folder))
         self._changed()
 
-    @precondition(lambda self: self.media.files)
+    # Never the last one: a root that empties while it has entries is refused by design
+    # (index/rootguard.py: "root unavailable, nothing removed"), which is not this test's model.
+    @precondition(lambda self: len(self.media.files) > 1)
     @rule(data=st.data())
     def delete_note(self, data: st.DataObject) -> None:
         self._count("delete")
@@ -147,6 +149,9 @@ class LibraryMachine(RuleBasedStateMachine):
     @rule(batch=st.sampled_from([1, 3, 64]))
     def index(self, batch: int) -> None:
         self._count("index")
+        # One Library per catalog in this process while it writes (test_two_processes.py pins
+        # the bug a second open triggers); the runs killed in subprocesses keep it open.
+        self._close()
         run_cli(index_args(self.db, self.media.root, ["--batch-size", str(batch)]))
         self._finished_run()
 
@@ -180,7 +185,10 @@ class LibraryMachine(RuleBasedStateMachine):
         self._close()  # so the next look loads the damaged file instead of a cached index
         path = sorted(index_folder(self.db).glob("space-*.faiss"))[0]
         raw = bytearray(path.read_bytes())
-        where = data.draw(st.integers(0, max(0, len(raw) - 1)), label="offset")
+        # A share of the length, not an offset: the file's length is not the same on every
+        # replay (its header holds timings), and Hypothesis must draw the same way each time.
+        share = data.draw(st.integers(0, 9_999), label="where, in ten-thousandths")
+        where = share * len(raw) // 10_000
         if how == "truncate":
             del raw[where:]
         elif how == "flip" and raw:

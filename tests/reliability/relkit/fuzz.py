@@ -1,13 +1,14 @@
 """Mutated media for the fuzz corpus: valid files of five formats, damaged from a fixed seed.
 
-Each base is a small valid file (JPEG, PNG, WAV, PDF, and an MP4 audio file,
-M4A, written with PyAV when it is installed). A mutant is a base with one to
-three damages: bytes flipped (mostly in the header, where parsers decide
-things), a truncation, or a length field that lies (a PNG chunk length or
-IHDR size with its CRC made to match, a JPEG segment length or frame size, a
-RIFF/fmt/data size or format field, a PDF ``/Length``, xref offset or page
-count, an MP4 box size or table entry count). The same seed gives the same
-bytes on every machine (the M4A base depends on the installed encoder).
+Each base is a small valid file: JPEG, PNG, WAV, a two-page PDF (made by
+tests/test_documents.py's ``make_pdf``) and an MP4 audio file (M4A, written with
+PyAV when it is installed). A mutant is a base with one to three damages: bytes
+flipped (mostly in the header, where parsers decide things), a truncation, or a
+length field that lies (a PNG chunk length or IHDR size with its CRC made to
+match, a JPEG segment length or frame size, a RIFF/fmt/data size or format
+field, a PDF ``/Length``, xref offset or page count, an MP4 box size or table
+entry count). The same seed gives the same bytes on every machine (the M4A base
+depends on the installed encoder).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
+from test_documents import make_pdf
 
 from mmsearch.testing.media import image_bytes, sample_images, wav_bytes
 
@@ -36,32 +38,6 @@ class Base:
     kind: str
     data: bytes
     extensions: tuple[str, ...]
-
-
-def pdf_bytes(text: str) -> bytes:
-    """A one-page PDF whose text layer says ``text`` (Helvetica, no compression)."""
-    content = f"BT /F1 12 Tf 20 100 Td ({text}) Tj ET".encode()
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 300 144] "
-        b"/Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-        b"<< /Length %d >>\nstream\n%s\nendstream" % (len(content), content),
-    ]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1,
-        xref,
-    )
-    return bytes(out)
 
 
 def m4a_bytes(seconds: float = 0.5) -> bytes | None:
@@ -89,7 +65,7 @@ def bases() -> list[Base]:
         Base("jpeg", image_bytes(images[1], "JPEG", quality=90), ("jpg", "jpeg")),
         Base("png", image_bytes(images[0], "PNG"), ("png",)),
         Base("wav", wav_bytes(np.zeros(4000, dtype=np.float32)), ("wav",)),
-        Base("pdf", pdf_bytes("Harbour lanterns and granite meadows"), ("pdf",)),
+        Base("pdf", make_pdf([["Harbour lanterns", "and granite meadows"], None]), ("pdf",)),
     ]
     m4a = m4a_bytes()
     if m4a is not None:
