@@ -36,6 +36,7 @@ from mmsearch import (
 )
 from mmsearch.cli import cli
 from mmsearch.plugins import add_commands, load_plugins
+from mmsearch.store.catalog import Catalog
 from mmsearch.testing import (
     AnnotatorConformance,
     EncoderConformance,
@@ -546,6 +547,7 @@ def test_a_plugin_raising_at_import_is_reported_with_the_last_traceback_line(
     broken = next(p for p in payload["plugins"] if p["name"] == name)
     assert broken["error"] == "ModuleNotFoundError: No module named 'no_such_module_anywhere'"
     assert {"images", "text", "colour"} <= {p["name"] for p in payload["plugins"]}
+    Catalog(tmp_path / "c.db").close()  # status only reads: it needs a catalog to read
     status = CliRunner().invoke(cli, ["--db", str(tmp_path / "c.db"), "status", "--json"])
     assert status.exit_code == 0, status.output
 
