@@ -188,6 +188,16 @@ class VectorIndexConformance:
             found += len(set(got) & set(expected))
         assert found / (10 * self.queries) >= type(filled).recall
 
+    def test_an_allow_list_of_the_lowest_ids_never_lets_higher_ones_through(
+        self, filled: VectorIndex, dataset: tuple[IdArray, FloatArray]
+    ) -> None:
+        """Allowed ids all below the rest (a selector's bounds are where leaks hide)."""
+        ids, vectors = dataset
+        low = ids[: len(ids) * 3 // 10]
+        for query in self._queries()[:10]:
+            got = filled.search(query, 10, low)[0].tolist()
+            assert len(got) == 10 and set(got) <= set(low.tolist())
+
     @staticmethod
     def _pick(total: int, share: float) -> IdArray:
         rng = np.random.default_rng(3)
