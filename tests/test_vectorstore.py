@@ -144,3 +144,22 @@ def test_search_restores_the_thread_setting(tmp_path: Path) -> None:
     before = faiss.omp_get_max_threads()
     store.search(VECTORS[0], k=1)
     assert faiss.omp_get_max_threads() == before
+
+
+def test_temp_file_of_a_killed_writer_is_cleared_by_the_next_save(tmp_path: Path) -> None:
+    """A kill before os.replace leaves the temp file; the next save deletes it, not a live one."""
+    import fcntl
+
+    store = _store(tmp_path)
+    store.add(IDS, VECTORS)
+    store.persist(generation=1)
+    folder = store.path.parent
+    abandoned = folder / f".{store.path.name}.dead0001.tmp"
+    abandoned.write_bytes(b"an index half written when its writer was killed")
+    live = folder / f".{store.path.name}.live0001.tmp"
+    live.write_bytes(b"another process is writing this one")
+    with live.open("rb") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+        store.remove(IDS[:1])
+        store.persist(generation=2)
+        assert sorted(p.name for p in folder.iterdir()) == [live.name, store.path.name]

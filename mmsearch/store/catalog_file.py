@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import contextlib
 import enum
-import fcntl
 import os
 import sqlite3
-import tempfile
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -27,11 +25,13 @@ from sqlalchemy import Engine
 from mmsearch.errors import CatalogDamagedError, CatalogError, CatalogMissingError
 from mmsearch.store.database import check_schema, create_catalog_engine, migrate, read_only_uri
 from mmsearch.store.faiss_file import fsync_dir
+from mmsearch.store.tempfiles import clear_abandoned, locked_temp, remove_with
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 CATALOG_TABLES = frozenset({"alembic_version", "roots", "items", "segments", "spaces", "vectors"})
 """Tables every mmsearch catalog has; a database without them belongs to another program."""
 _TEMP_SUFFIX = ".new"
+_SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
 _SQLITE_CORRUPT = 11
 _SQLITE_NOTADB = 26
 
@@ -112,18 +112,10 @@ def damaged(path: Path, reason: object) -> CatalogDamagedError:
 def create_catalog_file(path: Path) -> None:
     """Make a migrated catalog appear at ``path`` whole, unless another process got there first."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    _forget_abandoned(path)
-    # mkstemp makes the file 0600 whatever the umask; SQLite gives -wal and -shm the same mode.
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".init", dir=path.parent)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)  # held while building: tells it from an abandoned one
-        # Only now under the name _forget_abandoned looks for, so it never sees it unlocked.
-        temp = Path(name).with_suffix(_TEMP_SUFFIX)
-        os.rename(name, temp)
-    except BaseException:
-        os.close(fd)
-        Path(name).unlink(missing_ok=True)
-        raise
+    prefix = f".{path.name}."
+    clear_abandoned(path.parent, prefix, _TEMP_SUFFIX, _SQLITE_COMPANIONS)
+    # 0600 from the start; SQLite gives -wal and -shm the mode of the database.
+    fd, temp = locked_temp(path.parent, prefix, _TEMP_SUFFIX)
     try:
         _build(temp)
         os.fsync(fd)
@@ -132,7 +124,7 @@ def create_catalog_file(path: Path) -> None:
         fsync_dir(path.parent)
     finally:
         os.close(fd)
-        _remove(temp)
+        remove_with(temp, _SQLITE_COMPANIONS)
 
 
 def _link(temp: Path, path: Path) -> None:
@@ -164,28 +156,6 @@ def _build(temp: Path) -> None:
             f"Could not finish the new catalog {temp}: SQLite kept part of it in {wal}. "
             "Nothing was put in place; run again."
         )
-
-
-def _forget_abandoned(path: Path) -> None:
-    """Remove new catalogs that a killed process left half-built (none is locked)."""
-    for temp in path.parent.glob(f".{path.name}.*{_TEMP_SUFFIX}"):
-        try:
-            fd = os.open(temp, os.O_RDONLY)
-        except OSError:
-            continue
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            continue  # another process is building it now
-        finally:
-            os.close(fd)
-        _remove(temp)
-
-
-def _remove(temp: Path) -> None:
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        with contextlib.suppress(FileNotFoundError):
-            temp.with_name(temp.name + suffix).unlink()
 
 
 def is_damage(exc: BaseException) -> bool:

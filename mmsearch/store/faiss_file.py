@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import struct
-import tempfile
 import zlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from mmsearch.faults import fault_point
+from mmsearch.store.tempfiles import clear_abandoned, locked_temp
 
 MAGIC = b"MMSFAISS2\n"
 _HEADER_LEN = struct.Struct("<Q")
@@ -114,21 +114,28 @@ def _with_crc(header: IndexFileHeader, payload: bytes) -> IndexFileHeader:
 
 
 def write_atomically(path: Path, write: Callable[[IO[bytes]], None]) -> None:
-    """Run ``write`` on a temp file beside ``path``, fsync it, rename it over ``path``."""
+    """Run ``write`` on a temp file beside ``path``, fsync it, rename it over ``path``.
+
+    Temp files that a killed writer left (their lock gone with it) are deleted first.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
+    prefix = f".{path.name}."
+    clear_abandoned(path.parent, prefix, ".tmp")
+    fd, tmp = locked_temp(path.parent, prefix, ".tmp")
+    lock = os.dup(fd)  # keeps the lock after the handle closes, until the rename is done
     try:
         with os.fdopen(fd, "wb") as handle:
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp_name, 0o600)
         fault_point("cache-temp-written")
-        os.replace(tmp_name, path)
+        os.replace(tmp, path)
         fault_point("cache-replaced")
     except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
+    finally:
+        os.close(lock)
     fsync_dir(path.parent)
 
 
