@@ -97,7 +97,7 @@ class RunContext:
     report: IndexReport
     exclude: frozenset[bytes] = frozenset()
     said_once: set[str] = field(default_factory=set)
-    skip_key: str = ""
+    skip_key: str = field(init=False, default="")
     """Fingerprint of what a skip in this run depends on (see :mod:`mmsearch.index.recovery`)."""
 
     def __post_init__(self) -> None:
