@@ -34,9 +34,10 @@ import numpy as np
 
 from mmsearch.contracts import CatalogVectors, Encoder, FloatArray, IndexTarget, Modality
 from mmsearch.store.catalog import Catalog, ItemRecord, NewSegment
-from mmsearch.store.digest import refresh_digest, space_digest, vector_digest
+from mmsearch.store.digest import vector_digest
 from mmsearch.store.faiss_index import FaissIndex
 from mmsearch.store.locations import index_folder
+from mmsearch.store.space_digests import refresh_digest, space_digest
 
 T = TypeVar("T")
 

@@ -35,9 +35,9 @@ from mmsearch.query.runner import KEYWORD_THRESHOLD, PlanRunner, SearchResult
 from mmsearch.query.spacesearch import QueryCache, SpaceSearch, load_calibration
 from mmsearch.status import LibraryStatus, collect_status
 from mmsearch.store.catalog import Catalog, SpaceInfo
-from mmsearch.store.digest import refresh_digest, space_digest
 from mmsearch.store.locations import default_catalog_path, index_folder, lock_path
 from mmsearch.store.locking import writer_lock
+from mmsearch.store.space_digests import refresh_digest, space_digest
 
 log = logging.getLogger("mmsearch")
 

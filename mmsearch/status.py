@@ -13,8 +13,8 @@ from mmsearch.contracts import IndexHealth, VectorIndex
 from mmsearch.safe_text import path_bytes_b64
 from mmsearch.store.catalog import Catalog, SpaceInfo
 from mmsearch.store.catalog_file import check_intact
-from mmsearch.store.digest import space_digest
 from mmsearch.store.schema import Item
+from mmsearch.store.space_digests import space_digest
 
 
 @dataclass(slots=True)

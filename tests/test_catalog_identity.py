@@ -18,10 +18,11 @@ import pytest
 from mmsearch import Library
 from mmsearch.contracts import CatalogVectors, FloatArray, IdArray, IndexTarget
 from mmsearch.plugins import Registry
-from mmsearch.store.digest import format_digest, refresh_digest, space_digest, vector_digest
+from mmsearch.store.digest import format_digest, vector_digest
 from mmsearch.store.faiss_file import read_header
 from mmsearch.store.faiss_index import FaissIndex
 from mmsearch.store.locations import index_folder
+from mmsearch.store.space_digests import refresh_digest, space_digest
 
 DIM = 8
 

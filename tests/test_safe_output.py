@@ -250,6 +250,7 @@ def test_db_may_follow_the_command(notes: Path, tmp_path: Path) -> None:
 
 def test_db_after_the_command_wins_over_the_environment(notes: Path, tmp_path: Path) -> None:
     db = tmp_path / "given.db"
+    assert run("index", notes, "--db", db).exit_code == 0  # status only reads an existing one
     result = run("status", "--json", "--db", db, env={"MMSEARCH_DB": str(tmp_path / "env.db")})
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["catalog"] == str(db)

@@ -18,8 +18,8 @@ from mmsearch.contracts import Encoder, FloatArray, IdArray
 from mmsearch.errors import CatalogError
 from mmsearch.faults import fault_point
 from mmsearch.store.catalog_file import damaged, is_damage, open_catalog_engine
-from mmsearch.store.digest import DigestTracker, start_digest
 from mmsearch.store.schema import Item, Root, Segment, Setting, Space, Vector
+from mmsearch.store.space_digests import DigestTracker, start_digest
 
 ACTIVE_SPACE = "active_space"
 _VECTOR_CHUNK = 20_000
