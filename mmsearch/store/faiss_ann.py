@@ -45,6 +45,8 @@ _TRAIN_MIN = 65_536
 _TRAIN_PER_LIST = 64
 _TRAIN_MAX = 262_144
 _KMEANS_ITERATIONS = 10
+_GATHER_ROWS = 2_048
+_DENSE_FACTOR = 4
 _RECALL_QUERIES = 64
 
 
@@ -107,8 +109,7 @@ class ApproximateIndex:
         self.ivf = ivf
         self.rows = rows
         self.row_ids = row_ids
-        self._order = np.argsort(row_ids, kind="stable")
-        self._sorted_ids = row_ids[self._order]
+        self._lookup = _RowLookup(row_ids)
         self.alive = np.ones(len(row_ids), dtype=bool)
         self.extra: dict[int, FloatArray] = {}
         self.params = params
@@ -194,7 +195,7 @@ class ApproximateIndex:
     ) -> tuple[IdArray, FloatArray]:
         """Best ``k`` ids by exact inner product among the IVF's candidates (or ``allowed``)."""
         if allowed is not None and len(allowed) <= self.params.exact_filter_max:
-            return self._rescore(np.unique(allowed), row[0], k)
+            return self._rescore(_unique(allowed), row[0], k)
         self.ivf.nprobe = self.params.nprobe
         depth = min(max(self.params.rerank, 10 * k), self.ntotal)
         if allowed is None:
@@ -220,32 +221,44 @@ class ApproximateIndex:
         return self._gpu
 
     def _rescore(self, ids: IdArray, query: FloatArray, k: int) -> tuple[IdArray, FloatArray]:
-        ids, vectors = self._vectors_of(ids)
-        if not len(ids):
-            return ids, np.empty(0, dtype=np.float32)
-        scores = vectors @ query
-        top = np.argpartition(-scores, k - 1)[:k] if len(ids) > k else np.arange(len(ids))
+        """The best ``k`` of ``ids`` by exact inner product, read from the rows file in order."""
+        file_ids, file_rows, extra_ids = self._locate(ids)
+        scores = np.empty(len(file_ids) + len(extra_ids), dtype=np.float32)
+        # Gather and score in slices: a slice stays in cache between the copy and the product.
+        for start in range(0, len(file_rows), _GATHER_ROWS):
+            part = file_rows[start : start + _GATHER_ROWS]
+            scores[start : start + len(part)] = np.asarray(self.rows[part]) @ query
+        if len(extra_ids):
+            scores[len(file_ids) :] = np.stack([self.extra[int(i)] for i in extra_ids]) @ query
+        out_ids = np.concatenate([file_ids, extra_ids]) if len(extra_ids) else file_ids
+        if not len(out_ids):
+            return out_ids, scores
+        top = np.argpartition(-scores, k - 1)[:k] if len(out_ids) > k else np.arange(len(out_ids))
         best = top[np.argsort(-scores[top], kind="stable")]
-        return ids[best], scores[best].astype(np.float32)
+        return out_ids[best], scores[best]
+
+    def vectors_of(self, ids: IdArray) -> tuple[IdArray, FloatArray]:
+        """The live ids among ``ids`` with their float32 vectors (file rows, then added ones)."""
+        file_ids, file_rows, extra_ids = self._locate(ids)
+        parts = [np.asarray(self.rows[file_rows], dtype=np.float32)]
+        if len(extra_ids):
+            parts.append(np.stack([self.extra[int(i)] for i in extra_ids]))
+        out_ids = np.concatenate([file_ids, extra_ids]) if len(extra_ids) else file_ids
+        return out_ids, np.concatenate(parts)
 
     def _rows_of(self, ids: IdArray) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.bool_]]:
-        if not len(self._sorted_ids):
-            return np.zeros(len(ids), dtype=np.intp), np.zeros(len(ids), dtype=bool)
-        pos = np.minimum(np.searchsorted(self._sorted_ids, ids), len(self._sorted_ids) - 1)
-        return self._order[pos], self._sorted_ids[pos] == ids
+        rows = self._lookup.rows(ids)
+        found = rows >= 0
+        return np.where(found, rows, 0), found
 
-    def _vectors_of(self, ids: IdArray) -> tuple[IdArray, FloatArray]:
-        """The live ids among ``ids`` with their float32 vectors (file rows, then added ones)."""
+    def _locate(self, ids: IdArray) -> tuple[IdArray, npt.NDArray[np.intp], IdArray]:
+        """Live ids in the rows file (with their rows, in file order), and added ones."""
         rows, found = self._rows_of(ids)
         in_file = found & self.alive[rows]
-        extra = [i for i, sid in enumerate(ids.tolist()) if sid in self.extra] if self.extra else []
         file_rows = rows[in_file]
-        order = np.argsort(file_rows)  # read the file front to back
-        out_ids = np.concatenate([ids[in_file][order], ids[extra]]).astype(np.int64)
-        parts = [np.asarray(self.rows[file_rows[order]], dtype=np.float32)]
-        if extra:
-            parts.append(np.stack([self.extra[int(ids[i])] for i in extra]))
-        return out_ids, np.concatenate(parts)
+        order = np.argsort(file_rows, kind="stable")  # read the file front to back
+        added = [sid for sid in ids.tolist() if sid in self.extra] if self.extra else []
+        return ids[in_file][order], file_rows[order], np.asarray(added, dtype=np.int64)
 
     # -- persistence -----------------------------------------------------------------
 
@@ -305,6 +318,40 @@ class ApproximateIndex:
         for old in folder.glob(f"{base}.*.vectors.npy"):
             if old.name != self.vectors_file:
                 old.unlink(missing_ok=True)
+
+
+class _RowLookup:
+    """Segment id -> row of the rows file: a dense table when ids are dense (they are SQLite
+    row ids, so nearly), else a binary search over the sorted ids."""
+
+    def __init__(self, row_ids: IdArray) -> None:
+        self.size = int(row_ids.max()) + 1 if len(row_ids) else 0
+        self.dense: npt.NDArray[np.int32] | None = None
+        if self.size <= _DENSE_FACTOR * len(row_ids) + 65_536:
+            self.dense = np.full(self.size, -1, dtype=np.int32)
+            self.dense[row_ids] = np.arange(len(row_ids), dtype=np.int32)
+        else:
+            self.order = np.argsort(row_ids, kind="stable")
+            self.sorted_ids = row_ids[self.order]
+
+    def rows(self, ids: IdArray) -> npt.NDArray[np.intp]:
+        """The row of each id, -1 for ids not in the file."""
+        if self.size == 0:
+            return np.full(len(ids), -1, dtype=np.intp)
+        inside = (ids >= 0) & (ids < self.size)
+        if self.dense is not None:
+            return np.where(inside, self.dense[np.where(inside, ids, 0)], -1).astype(np.intp)
+        pos = np.minimum(np.searchsorted(self.sorted_ids, ids), len(self.sorted_ids) - 1)
+        hit = inside & (self.sorted_ids[pos] == ids)
+        return np.where(hit, self.order[pos], -1).astype(np.intp)
+
+
+def _unique(ids: IdArray) -> IdArray:
+    """``ids`` without repeats; allow-lists come sorted from SQL, so that is checked first."""
+    if len(ids) < 2 or bool((ids[1:] > ids[:-1]).all()):
+        return ids
+    unique: IdArray = np.unique(ids)
+    return unique
 
 
 def _bitmap(allowed: IdArray) -> npt.NDArray[np.uint8]:

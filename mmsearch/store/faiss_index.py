@@ -142,7 +142,7 @@ class FaissIndex(VectorIndex):
     def _held(self, ids: IdArray) -> tuple[IdArray, FloatArray]:
         """Those of ``ids`` the index holds, with their vectors."""
         if self.ann is not None:
-            return self.ann._vectors_of(ids)
+            return self.ann.vectors_of(ids)
         present = ids[np.isin(ids, faiss.vector_to_array(self.flat.id_map))]
         if not len(present):
             return present, np.empty((0, self.dim), dtype=np.float32)
