@@ -916,6 +916,12 @@ def floats(text: str) -> list[float]:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    run(args)
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line, also read by bench/ann.py for the data's parameters."""
     p = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -1006,7 +1012,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         default="mmap",
         help="how the re-rank reads float32 rows: np.memmap, or one os.preadv per row",
     )
-    args = p.parse_args(argv)
+    return p
+
+
+def run(args: argparse.Namespace) -> None:
     Reranker.advice = args.madvise
     Reranker.gather = args.gather
     sections = [s for s in args.sections.split(",") if s]
