@@ -30,15 +30,10 @@ from mmsearch.faults import POINTS
 from mmsearch.plugins import Registry
 
 TRIALS = 3
-ORPHANED_TEMP = (
-    "known bug (store, mmsearch/store/faiss_file.py, reported in issue 10): the temp file of "
-    "write_atomically is never deleted when the writer dies before os.replace, and nothing "
-    "cleans it later, so each such kill leaves an index-sized file beside the index"
-)
 
 PLANS: dict[str, tuple[tuple[str, int], ...]] = {
     # point: (scenario, hit) for trials 0, 1, 2
-    "mid-migration": (("fresh", 1), ("upgrade", 1), ("fresh", 1)),
+    "mid-migration": (("fresh", 1), ("upgrade", 1), ("upgrade", 1)),
     "after-move-commit": (("changes", 1), ("changes", 2), ("changes", 3)),
     "after-remove-commit": (("changes", 1), ("changes", 1), ("approximate-rebuild", 1)),
     "mid-batch-transaction": (("fresh", 1), ("changes", 2), ("fresh", 3)),
@@ -48,7 +43,8 @@ PLANS: dict[str, tuple[tuple[str, int], ...]] = {
     "cache-replaced": (("changes", 1), ("fresh", 1), ("approximate", 2)),
     "ann-rows-written": (("approximate", 1), ("approximate-rebuild", 1), ("approximate", 1)),
     "ann-file-written": (("approximate", 1), ("approximate-rebuild", 1), ("approximate", 1)),
-    "calibration-measured": (("fresh", 1), ("changes", 1), ("new-space", 1)),
+    # A calibration is measured again only when the count moved by a fifth: not every change.
+    "calibration-measured": (("fresh", 1), ("new-space", 1), ("approximate-rebuild", 1)),
     "before-activate": (("new-space", 1), ("new-space", 1), ("new-space", 1)),
 }
 
@@ -103,7 +99,4 @@ def test_kill_at_fault_point_then_rerun_matches_a_clean_index(
     assert diverged == [], "the rerun's catalog differs from a clean index of the same files"
     FIGURES.add("crash trials")
     FIGURES.points.add(point)
-    left = leftover_files(db)
-    if left and all(name.endswith(".tmp") for name in left):
-        pytest.xfail(ORPHANED_TEMP)
-    assert left == [], "files left in the index folder after the rerun"
+    assert leftover_files(db) == [], "files left beside the catalog after the rerun"

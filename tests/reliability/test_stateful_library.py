@@ -161,6 +161,7 @@ class LibraryMachine(RuleBasedStateMachine):
         args = index_args(self.db, self.media.root, ["--batch-size", str(batch)])
         run = run_killed(args, f"{point}:{hit}", {}, self.work / "logs")
         if run.killed:
+            LibraryMachine.steps["killed"] += 1
             self.synced = False
             return
         assert run.returncode == 0, f"the run meant to be killed failed instead:\n{run.stderr}"
@@ -245,6 +246,7 @@ def _run(runs: int, steps: int, seed_value: int) -> Counter[str]:
         ("runs", "runs"),
         ("kill", "kills"),
         ("index", "indexes"),
+        ("killed", "killed"),
     ):
         FIGURES.add(f"stateful {key}", counted[kind])
     FIGURES.note("stateful", str(seed_value))

@@ -169,8 +169,15 @@ def after_kill_problems(db: Path) -> list[str]:
 
 
 def leftover_files(db: Path) -> list[str]:
-    """Files in the index folder that no current index names (temp files, old rows files)."""
+    """Files beside the catalog or in its index folder that nothing names (temp files, old
+    rows files, half-made catalogs)."""
+    own = {db.name, f"{db.name}-wal", f"{db.name}-shm", lock_path(db).name}
     folder = index_folder(db)
+    beside = sorted(set(os.listdir(db.parent)) - own - {folder.name})
+    return beside + _index_leftovers(db, folder)
+
+
+def _index_leftovers(db: Path, folder: Path) -> list[str]:
     if not folder.exists():
         return []
     _catalog_id, spaces = _spaces(db)
@@ -185,7 +192,7 @@ def leftover_files(db: Path) -> list[str]:
                 continue
             if named:
                 wanted.add(named)
-    return sorted(set(os.listdir(folder)) - wanted)
+    return [f"{folder.name}/{name}" for name in sorted(set(os.listdir(folder)) - wanted)]
 
 
 def library_problems(db: Path, registry: Registry) -> list[str]:

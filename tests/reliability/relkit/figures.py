@@ -37,7 +37,9 @@ class Figures:
         if c["stateful steps"]:
             out.append(
                 f"stateful: {c['stateful steps']} steps in {c['stateful runs']} runs "
-                f"({c['stateful kills']} killed runs, {c['stateful indexes']} index runs), "
+                f"({c['stateful kills']} runs in a subprocess with a fault armed, "
+                f"{c['stateful killed']} of them killed at it; {c['stateful indexes']} runs "
+                "in-process), "
                 f"0 invariant violations; seeds {', '.join(self.notes.get('stateful', []))}"
             )
         if c["fuzz files"]:

@@ -86,11 +86,6 @@ class Media:
         (self.root / relpath).unlink()
         del self.files[relpath]
 
-    def pick(self, ext: str | None = None) -> str:
-        """One existing file (of extension ``ext``), chosen by the seed."""
-        names = sorted(n for n in self.files if ext is None or n.endswith(ext))
-        return self.rng.choice(names)
-
     def populate(self, notes: int, images: int = 2) -> None:
         """``notes`` notes, ``images`` small PNGs and one empty file (which is skipped)."""
         for _ in range(notes):
@@ -100,13 +95,21 @@ class Media:
         self.write(self.new_name(), b"")
 
     def change(self, adds: int, modifies: int, moves: int, deletes: int) -> None:
-        """Add, rewrite, rename and delete notes (a rename may cross folders)."""
-        for _ in range(modifies):
-            self.write(self.pick(".txt"), self.note())
-        for _ in range(moves):
-            old = self.pick()
-            self.move(old, self.new_name(os.path.splitext(old)[1]))
-        for _ in range(deletes):
-            self.delete(self.pick(".txt"))
+        """Rewrite, rename (maybe to another folder) and delete distinct files, then add notes.
+
+        Each file gets one change at most, so every rename is one the engine can recognise
+        (same bytes) and every rewrite and addition is work for the run.
+        """
+        notes = [n for n in sorted(self.files) if n.endswith(".txt") and self.files[n]]
+        rewritten = self.rng.sample(notes, modifies)
+        for name in rewritten:
+            self.write(name, self.note())
+        others = [n for n in sorted(self.files) if self.files[n] and n not in rewritten]
+        moved = self.rng.sample(others, moves)
+        for name in moved:
+            self.move(name, self.new_name(os.path.splitext(name)[1]))
+        left = [n for n in notes if n not in rewritten and n not in moved]
+        for name in self.rng.sample(left, deletes):
+            self.delete(name)
         for _ in range(adds):
             self.write(self.new_name(), self.note())
