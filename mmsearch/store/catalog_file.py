@@ -27,7 +27,6 @@ from mmsearch.store.database import check_schema, create_catalog_engine, migrate
 from mmsearch.store.faiss_file import fsync_dir
 from mmsearch.store.tempfiles import clear_abandoned, locked_temp, remove_with
 
-SQLITE_MAGIC = b"SQLite format 3\x00"
 CATALOG_TABLES = frozenset({"alembic_version", "roots", "items", "segments", "spaces", "vectors"})
 """Tables every mmsearch catalog has; a database without them belongs to another program."""
 _TEMP_SUFFIX = ".new"
@@ -46,10 +45,14 @@ class CatalogFile(enum.Enum):
 
 
 def inspect_catalog_file(path: Path) -> CatalogFile:
-    """What is at ``path``, read without changing it; raises for what must not be opened."""
+    """What is at ``path``, read without changing it; raises for what must not be opened.
+
+    Only ``stat`` and SQLite itself look at the file: a plain ``open`` and ``close`` of
+    it would drop every POSIX lock this process holds on it, SQLite's included, when
+    a library has the same catalog open (sqlite.org/howtocorrupt.html, 2.2).
+    """
     try:
-        with path.open("rb") as handle:
-            head = handle.read(len(SQLITE_MAGIC))
+        size = path.stat().st_size
     except (FileNotFoundError, NotADirectoryError):  # nothing there, or no folder there
         return CatalogFile.MISSING
     except OSError as exc:
@@ -57,18 +60,12 @@ def inspect_catalog_file(path: Path) -> CatalogFile:
             f"Cannot read the catalog {path}: {exc.strerror}. Check its permissions, "
             "or choose another catalog with --db."
         ) from exc
-    if not head:
+    if size == 0:
         raise CatalogError(
             f"The catalog {path} is an empty file (0 bytes): a catalog cut short (a full disk, "
             "an interrupted copy) or a file made by something else. Nothing was changed. "
             "Restore it from a backup; or move it aside and run `mmsearch index FOLDER` to "
             "build a new one; or give another catalog with --db."
-        )
-    if head != SQLITE_MAGIC:
-        raise CatalogError(
-            f"{path} is not an mmsearch catalog (not an SQLite database, or one damaged at its "
-            "start). Nothing was changed. Give the catalog's path with --db, or move this file "
-            "aside and run `mmsearch index FOLDER` to build a new catalog."
         )
     tables = _tables(path)
     if not tables:
@@ -92,10 +89,22 @@ def _tables(path: Path) -> set[str]:
     try:
         rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
     except sqlite3.DatabaseError as exc:
+        if _code(exc) == _SQLITE_NOTADB:
+            raise CatalogError(
+                f"{path} is not an mmsearch catalog (not an SQLite database, or one damaged "
+                "at its start). Nothing was changed. Give the catalog's path with --db, or "
+                "move this file aside and run `mmsearch index FOLDER` to build a new catalog."
+            ) from exc
         raise damaged(path, exc) from exc
     finally:
         conn.close()
     return {str(row[0]) for row in rows}
+
+
+def _code(exc: BaseException) -> int | None:
+    """SQLite's primary result code of an error, when the error carries one."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return None if code is None else int(code) & 0xFF
 
 
 def damaged(path: Path, reason: object) -> CatalogDamagedError:
@@ -161,9 +170,9 @@ def _build(temp: Path) -> None:
 def is_damage(exc: BaseException) -> bool:
     """True for SQLite's "malformed" and "not a database" errors, however wrapped."""
     orig = getattr(exc, "orig", exc)
-    code = getattr(orig, "sqlite_errorcode", None)
+    code = _code(orig)
     if code is not None:
-        return code & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB)
+        return code in (_SQLITE_CORRUPT, _SQLITE_NOTADB)
     return isinstance(orig, sqlite3.DatabaseError) and "malformed" in str(orig)
 
 
