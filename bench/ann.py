@@ -88,7 +88,8 @@ def measure_loaded(folder: Path, dim: int, n: int, workdir: str) -> dict[str, fl
     code = f"""
 import json, sys, time, numpy as np
 sys.path.insert(0, {str(Path(__file__).resolve().parent)!r})
-from ann import target, latencies, recall, proc
+from ann import target, latencies, recall
+from ann_explore import proc_status as proc
 from ann_explore import Data
 from pathlib import Path
 from mmsearch.store.faiss_index import FaissIndex
@@ -112,16 +113,6 @@ print(json.dumps({{"load_s": load_s, "anon": loaded["RssAnon"] - before["RssAnon
     )
     result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
-
-
-def proc() -> dict[str, int]:
-    out: dict[str, int] = {}
-    with open("/proc/self/status") as handle:
-        for line in handle:
-            key, _, value = line.partition(":")
-            if key in ("VmRSS", "RssAnon", "RssFile"):
-                out[key] = int(value.split()[0]) * 1024
-    return out
 
 
 def run_size(data: Data, n: int, label: str, workdir: str) -> None:
