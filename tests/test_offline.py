@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 import pytest
+from fidelity import PHOTOS
 from mmsearch_hash_encoder import HashEncoder
 from mmsearch_images import PillowImageExtractor
 from mmsearch_offline import OfflineEncoder, OfflineWeightsError, identity, models, weights
@@ -35,23 +36,6 @@ from support import PluginObject
 
 from mmsearch import Annotator, Library, Segment, Source
 from mmsearch.plugins import load_plugins
-
-PHOTOS = (
-    "astronaut.png",
-    "brick.png",
-    "camera.png",
-    "chelsea.png",
-    "coffee.png",
-    "coins.png",
-    "horse.png",
-    "hubble_deep_field.jpg",
-    "ihc.png",
-    "moon.png",
-    "motorcycle_left.png",
-    "page.png",
-    "retina.jpg",
-    "rocket.jpg",
-)
 
 NOTES = {
     "budget.txt": "Q3 budget review: we are 12,000 euros over on travel, and finance wants "
