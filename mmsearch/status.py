@@ -121,15 +121,3 @@ def _checked(health: IndexHealth, catalog: Catalog, space: SpaceInfo) -> IndexHe
         "rebuilt from the catalog on the next query"
     )
     return health
-
-
-def describe_index(health: IndexHealth) -> str:
-    """One line: the index's kind, size, build time and measured recall."""
-    parts = [health.kind or "unknown kind"]
-    if health.size_bytes is not None:
-        parts.append(f"{health.size_bytes / 1e6:.1f} MB on disk")
-    if health.build_seconds is not None:
-        parts.append(f"built in {health.build_seconds:.1f} s")
-    if health.recall is not None:
-        parts.append(f"recall@10 {health.recall:.3f} on a sample")
-    return ", ".join(parts)

@@ -24,7 +24,7 @@ from mmsearch.cli.context import (
 )
 from mmsearch.cli.scaffold import plugin_group
 from mmsearch.cli.search import eval_command, query
-from mmsearch.safe_text import SafeFormatter, terminal_safe
+from mmsearch.safe_text import SafeFormatter
 
 
 def _setup_logging(verbose: int) -> None:
@@ -239,28 +239,16 @@ def _progress() -> Iterator[Callable[[int, int], None] | None]:
 @click.pass_context
 def status(ctx: click.Context, as_json: bool) -> None:
     """Show roots, item counts by type and status, spaces and index health."""
-    from mmsearch.status import describe_index
+    from mmsearch.cli.render import status_lines
+    from mmsearch.shapes import dumps, status_json
 
     with open_library(ctx, read_only=True) as lib:
-        snapshot = lib.status()
+        shaped = status_json(lib.status())
     if as_json:
-        click.echo(json.dumps(snapshot.to_json()))
+        click.echo(dumps(shaped))
         return
-    click.echo(f"catalog: {terminal_safe(snapshot.catalog)}")
-    for root in snapshot.roots:
-        click.echo(f"root: {terminal_safe(root['path'])} ({root['items']} files)")
-    for media_type, counts in sorted(snapshot.items.items()):
-        parts = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
-        click.echo(f"{media_type}: {parts}")
-    for space in snapshot.spaces:
-        mark = " (active)" if space.active else ""
-        index = space.index
-        health = index.state + (f": {index.detail}" if index.detail else "")
-        click.echo(
-            f"space {space.id}{mark}: {space.encoder} {space.dim}-d, "
-            f"{space.vectors} vectors, index {health}"
-        )
-        click.echo(f"  store {space.store}: {describe_index(index)}")
+    for line in status_lines(shaped):
+        click.echo(line)
 
 
 @cli.command()
@@ -271,14 +259,9 @@ def plugins(ctx: click.Context, as_json: bool) -> None:
     registry = registry_for(ctx)
     infos = list(registry.plugins.values())
     if as_json:
-        click.echo(
-            json.dumps(
-                {
-                    "plugins": [i.to_json() for i in infos],
-                    "failed": [i.name for i in registry.failures],
-                }
-            )
-        )
+        from mmsearch.shapes import dumps, plugins_json
+
+        click.echo(dumps(plugins_json(registry)))
         return
     for info in infos:
         version = f" {info.version}" if info.version else ""

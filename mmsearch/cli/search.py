@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shlex
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import fields, replace
@@ -12,14 +11,15 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from mmsearch.cli.context import db_option, open_library, store_option
+from mmsearch.cli.render import result_lines
 from mmsearch.errors import UsageError
 from mmsearch.query.names import FUSION_METHODS, SIGNALS
-from mmsearch.safe_text import terminal_safe, terminal_safe_lines
+from mmsearch.safe_text import terminal_safe_lines
+from mmsearch.shapes import dumps, eval_json, plan_json, search_json
 
 if TYPE_CHECKING:
     from mmsearch.library import Library
     from mmsearch.query.evaluation import EvalQuery, RankedHit
-    from mmsearch.query.hits import Hit
     from mmsearch.query.planner import SearchOptions
     from mmsearch.query.querylang import Filters
     from mmsearch.query.runner import SearchResult
@@ -163,9 +163,9 @@ def query(ctx: click.Context, /, text: str | None, image: tuple[str, ...], audio
             "options": options,
         }
         if explain_plan:
-            plan = lib.plan(text, **request)
-            described = terminal_safe_lines(plan.describe())  # it names example files
-            click.echo(json.dumps(plan.to_json()) if as_json else described)
+            shaped = plan_json(lib.plan(text, **request))
+            described = terminal_safe_lines("\n".join(shaped["described"]))  # names examples
+            click.echo(dumps(shaped) if as_json else described)
             return
         result = lib.search(text, **request)
     _print_result(result, as_json)
@@ -178,56 +178,19 @@ def _as_tuple(value: tuple[str, ...] | str | None) -> tuple[str, ...]:
 
 
 def _print_result(result: SearchResult, as_json: bool) -> None:
+    print_search(search_json(result), as_json)
+
+
+def print_search(shaped: dict[str, Any], as_json: bool) -> None:
+    """Print a query's answer from its JSON shape: in-process and from a server alike."""
     if as_json:
-        click.echo(json.dumps(result.to_json()))
+        click.echo(dumps(shaped))
         return
-    if not result.plan.spaces:
-        click.echo("No results: nothing is indexed yet. Run `mmsearch index FOLDER`.", err=True)
-        return
-    if not result.hits and result.best_weak is not None:
-        weak = result.best_weak
-        click.echo(
-            f"No confident match. The nearest was {terminal_safe(weak.path)} ({_why_line(weak)}), "
-            "below the "
-            "threshold. Use --show-weak to list weak results, or --min-score to set the bar.",
-            err=True,
-        )
-        return
-    if not result.hits:
-        click.echo("No results: no indexed file passes the filters.", err=True)
-    for hit in result.hits:
-        click.echo(format_hit(hit))
-
-
-def _why_line(hit: Hit) -> str:
-    from mmsearch.query.explain import short_why
-
-    return terminal_safe(short_why(hit.why))  # its matched words came from the file
-
-
-def format_hit(hit: Hit) -> str:
-    """A hit in two or three lines: score, type, path, moment; why; the matched text.
-
-    What came from the file (its name, its words) is escaped for the terminal.
-    """
-    where = ""
-    if hit.start is not None:
-        where = f" at {clock(hit.start)}" + (f"-{clock(hit.end)}" if hit.end else "")
-    weak = "" if hit.confident else "  (weak)"
-    lines = [f"{hit.score:6.2f}  {hit.modality:<5}  {terminal_safe(hit.path)}{where}{weak}"]
-    lines.append(f"        why: {_why_line(hit)}")
-    if hit.text and hit.modality != "image":
-        words = " ".join(hit.text.split())
-        shown = terminal_safe(words[:100])  # cut first, so no escape is cut in two
-        lines.append(f'        "{shown}{"..." if len(words) > 100 else ""}"')
-    return "\n".join(lines)
-
-
-def clock(seconds: float) -> str:
-    """Seconds as m:ss or h:mm:ss."""
-    minutes, secs = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+    out, err = result_lines(shaped)
+    for line in err:
+        click.echo(line, err=True)
+    for line in out:
+        click.echo(line)
 
 
 # -- eval ---------------------------------------------------------------------------------
@@ -331,7 +294,7 @@ def eval_command(ctx: click.Context, queries: Path, config: str, compare: str | 
             for name, opts in configs
         ]
     if as_json:
-        click.echo(json.dumps({"reports": [r.to_json() for r in reports]}))
+        click.echo(dumps(eval_json(reports)))
     elif len(reports) == 2:
         click.echo(format_comparison(reports[0], reports[1], per_query=per_query))
     else:

@@ -65,23 +65,3 @@ def build_why(
         "copies": list(candidate.copies),
         "notes": list(candidate.notes),
     }
-
-
-def short_why(why: Mapping[str, Any]) -> str:
-    """One line: the signals with their calibrated scores, words, and pushes down."""
-    pieces = []
-    for signal in why.get("signals", []):
-        name = str(signal["signal"]).removeprefix("vector:")
-        shown = f"{name} {signal['calibrated']:.1f}"
-        if signal["signal"] == KEYWORD and signal.get("matched"):
-            shown += " [" + ", ".join(signal["matched"]) + "]"
-        pieces.append(shown + ("*" if signal.get("cleared") else ""))
-    line = ", ".join(pieces)
-    pushed = why.get("pushed_down") or []
-    if pushed:
-        parts = sorted({str(p["part"]) for p in pushed})
-        line += "; pushed down by " + ", ".join(f"-{p}" for p in parts)
-    copies = why.get("copies") or []
-    if copies:
-        line += f"; {len(copies)} cop{'y' if len(copies) == 1 else 'ies'}"
-    return line
