@@ -304,8 +304,43 @@ class IndexTarget:
     folder: Path
     """The catalog's index folder (beside the catalog file), for stores that keep files."""
     options: Mapping[str, str] = field(default_factory=dict)
-    """Settings an application passes to the store (the CLI passes none: stores read their
-    own ``MMSEARCH_<STORE>_*`` variables, as FAISS does)."""
+    """Settings for the store: the library's recorded ones (``mmsearch index --milvus-uri``
+    records ``uri``) or an application's; stores read their own ``MMSEARCH_<STORE>_*``
+    variables too, as FAISS does."""
+    fields: SegmentFieldLookup | None = field(default=None, compare=False)
+    """Looks up the scalar fields of segment ids in the catalog, for stores that keep them
+    to filter natively (:attr:`VectorIndex.filters_natively`); None where there is no catalog."""
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentFields:
+    """The scalar fields of some segments, as the catalog holds them, one entry per id."""
+
+    item_ids: IdArray
+    media_types: tuple[str, ...]
+    mtime_ns: IdArray
+    """The file's modification time (ns since the epoch) when it was indexed."""
+
+
+SegmentFieldLookup = Callable[[IdArray], SegmentFields]
+"""The fields of these segment ids, in their order (ids the catalog lacks are left out)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentFilter:
+    """The part of a query's filters a store that keeps scalar fields evaluates itself.
+
+    The engine hands it to :meth:`VectorIndex.search_where` only when the query filters on
+    nothing else (a path glob, an extension, a phrase go through ``allowed`` instead), and
+    checks the hits against the catalog, so a field the store holds stale costs speed only.
+    """
+
+    media_types: frozenset[str] = frozenset()
+    """Allowed media types; empty: any."""
+    mtime_min_ns: int | None = None
+    """Files modified at or after this time (``after:``)."""
+    mtime_max_ns: int | None = None
+    """Files modified before this time (``before:``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -358,6 +393,9 @@ class VectorIndex(ABC):
 
     recall: ClassVar[float] = 1.0
     """The recall@10 against exact search it promises (1.0: exact); the kit holds it to that."""
+    filters_natively: ClassVar[bool] = False
+    """True when it keeps the segments' scalar fields (:attr:`IndexTarget.fields`) and
+    implements :meth:`search_where`, so type and date filters need no allow-list."""
     generation: int = -1
 
     @property
@@ -383,6 +421,15 @@ class VectorIndex(ABC):
         small allow-list gives exactly what exact search among them gives, a
         large one no less recall than an unfiltered search (no post-filtering).
         """
+
+    def search_where(
+        self, query: FloatArray, k: int, where: SegmentFilter
+    ) -> tuple[IdArray, FloatArray]:
+        """Like :meth:`search`, among the segments whose stored fields pass ``where``.
+
+        Only called when :attr:`filters_natively` is True.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not filter natively")
 
     @abstractmethod
     def ids(self) -> set[int]:
@@ -442,6 +489,9 @@ __all__ = [
     "Modality",
     "Reranker",
     "Segment",
+    "SegmentFieldLookup",
+    "SegmentFields",
+    "SegmentFilter",
     "SkipFile",
     "Source",
     "VectorBatches",
