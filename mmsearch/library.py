@@ -140,6 +140,14 @@ class Library:
         self._encoders[space.key] = configured
         return configured
 
+    def share_encoders(self, other: Library) -> None:
+        """Use ``other``'s configured encoders (and their loaded weights) from now on.
+
+        Two libraries open on one catalog, such as a server's reader and its writer,
+        then hold one set of model weights instead of two.
+        """
+        self._encoders = other._encoders
+
     def choose_encoder(self, encoder_id: str | None = None, model: str | None = None) -> Encoder:
         """The encoder a run asked for, or the best one that can run here.
 
