@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 _FILTER_FLAGS = ("type", "ext", "path", "after", "before", "duration")
 
 
-def _filters_from_flags(values: Mapping[str, Sequence[str]]) -> Filters | None:
+def filters_from_flags(values: Mapping[str, Sequence[str]]) -> Filters | None:
+    """The filter flags (--type, --after, ...) as one Filters; raises UsageError."""
     from mmsearch.query.querylang import parse_filter
 
     merged: Filters | None = None
@@ -146,7 +147,7 @@ def query(ctx: click.Context, /, text: str | None, image: tuple[str, ...], audio
     with open_library(ctx, read_only=True) as lib:
         try:
             flags = {k: _as_tuple(v) for k, v in filter_flags.items()}
-            filters = _filters_from_flags(flags)
+            filters = filters_from_flags(flags)
         except UsageError as exc:
             raise click.UsageError(str(exc)) from exc
         options = search_options(
@@ -261,7 +262,7 @@ def eval_searcher(lib: Library, options: SearchOptions) -> Callable[[EvalQuery],
     def search(query: EvalQuery) -> list[RankedHit]:
         examples = [p for p in (query.image, query.audio) if p]
         result = lib.search(query.text, examples=examples, options=options)
-        return [RankedHit(h.path, h.start, h.end, h.copies) for h in result.hits]
+        return [RankedHit(h.path, h.start, h.end, h.copies, h.level) for h in result.hits]
 
     return search
 
@@ -272,11 +273,14 @@ def eval_searcher(lib: Library, options: SearchOptions) -> Callable[[EvalQuery],
               "'fusion=rrf,signals=vector,rerank=-attention' (default: the defaults).")  # fmt: skip
 @click.option("--compare", help="A second configuration, run on the same queries side by side.")
 @click.option("--per-query", is_flag=True, help="List every query's result (or differences).")
+@click.option("--no-answer", "no_answer", type=click.Path(dir_okay=False, path_type=Path),
+              help="Queries with no right answer in the library (nonsense, off-topic), "
+              "same format without 'relevant': the share the gate refuses.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the report(s) as JSON.")
 @db_option
 @click.pass_context
 def eval_command(ctx: click.Context, queries: Path, config: str, compare: str | None,
-                 per_query: bool, as_json: bool) -> None:  # fmt: skip
+                 per_query: bool, no_answer: Path | None, as_json: bool) -> None:  # fmt: skip
     """Measure search quality: recall@1/5/10, MRR and nDCG@10 over QUERIES (JSON lines).
 
     Each line: {"query": "...", "relevant": ["path", ...]} (or "image"/"audio"
@@ -286,11 +290,13 @@ def eval_command(ctx: click.Context, queries: Path, config: str, compare: str | 
 
     with open_library(ctx, read_only=True) as lib:
         loaded = load_queries(queries)
+        refusable = load_queries(no_answer, no_answer=True) if no_answer else []
         configs = [(config or "default", parse_config(config))]
         if compare is not None:
             configs.append((compare or "default", parse_config(compare)))
         reports = [
-            evaluate(loaded, eval_searcher(lib, opts), name=name, modality_of=_modality_of(lib))
+            evaluate(loaded, eval_searcher(lib, opts), name=name, modality_of=_modality_of(lib),
+                     no_answer=refusable)  # fmt: skip
             for name, opts in configs
         ]
     if as_json:
