@@ -3,7 +3,9 @@
 Every plugin, first-party or not, is found through the ``mmsearch`` entry-point
 group; the core never imports a plugin by name. A plugin that fails to import,
 defines a hook mmsearch does not know, or raises while registering is recorded
-in :attr:`Registry.failures` and left out; the rest keep working.
+in :attr:`Registry.failures` and left out; the rest keep working. One whose
+distribution supports another core (its requirement on ``mmsearch`` excludes this
+version, :mod:`mmsearch.plugin_compat`) is refused the same way, before it is imported.
 
 Environment:
 
@@ -32,6 +34,7 @@ from pluggy import HookImpl
 
 from mmsearch import hookspecs
 from mmsearch.contracts import Annotator, Encoder, Extractor, Reranker, VectorStore
+from mmsearch.plugin_compat import core_mismatch
 
 if TYPE_CHECKING:
     import click
@@ -145,6 +148,8 @@ def _candidate_modules() -> Iterator[tuple[PluginInfo, Callable[[], Any]]]:
             distribution=dist.name if dist else None,
             version=dist.version if dist else None,
         )
+        # A plugin made for another core is refused before it is imported.
+        info.error = core_mismatch(dist)
         yield info, ep.load
     extra = os.environ.get("MMSEARCH_PLUGIN_MODULES", "")
     for module_name in filter(None, (m.strip() for m in extra.split(","))):
@@ -280,6 +285,9 @@ def load_plugins(*extra: object, discover: bool = True) -> Registry:
         candidates.append((PluginInfo(name=name), _constant(obj)))
     for info, load in candidates:
         registry.plugins[info.name] = info
+        if info.error:
+            _trace(f"{info.name}: refused: {info.error}")
+            continue
         try:
             _register_module(manager, info, load())
         except Exception as exc:
