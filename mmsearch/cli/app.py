@@ -24,6 +24,7 @@ from mmsearch.cli.context import (
 )
 from mmsearch.cli.scaffold import plugin_group
 from mmsearch.cli.search import eval_command, query
+from mmsearch.cli.serve import serve
 from mmsearch.safe_text import SafeFormatter
 
 
@@ -277,6 +278,7 @@ def plugins(ctx: click.Context, as_json: bool) -> None:
 cli.add_command(query)
 cli.add_command(eval_command)
 cli.add_command(plugin_group)
+cli.add_command(serve)
 
 
 def _add_plugin_commands(group: click.Group) -> None:
