@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import fields, replace
@@ -125,6 +126,8 @@ class _QueryCommand(click.Command):
               "(decompression bombs), as `index` does.")  # fmt: skip
 @click.option("--explain-plan", is_flag=True, help="Print the query plan and stop.")
 @click.option("--json", "as_json", is_flag=True, help="Print results (with `why`) as JSON.")
+@click.option("--no-server", is_flag=True, help="Run in this process even when `mmsearch serve` "
+              "runs for this catalog (by default the query is asked of it).")  # fmt: skip
 @store_option
 @db_option
 @click.pass_context
@@ -132,7 +135,7 @@ def query(ctx: click.Context, /, text: str | None, image: tuple[str, ...], audio
           k: int, within: tuple[Path, ...], fusion: str, signals: str, min_score: float | None,
           show_weak: bool, rerank: tuple[str, ...], no_rerank: tuple[str, ...], diverse: bool,
           diversity: float | None, temperature: float | None, space: tuple[str, ...],
-          max_image_megapixels: float, explain_plan: bool, as_json: bool,
+          max_image_megapixels: float, explain_plan: bool, as_json: bool, no_server: bool,
           **filter_flags: tuple[str, ...] | str | None,
           ) -> None:  # fmt: skip
     """Find the files that best match TEXT, example files, or both.
@@ -144,6 +147,18 @@ def query(ctx: click.Context, /, text: str | None, image: tuple[str, ...], audio
     """
     if not (text and text.strip()) and not image and not audio:
         raise click.UsageError("Give a query text, or an example file with --image or --audio.")
+    if not no_server:
+        params = {
+            **{k: _as_tuple(v) for k, v in filter_flags.items()}, "k": k, "fusion": fusion,
+            "in": [os.path.abspath(w) for w in within], "signals": signals,
+            "min_score": min_score, "show_weak": show_weak, "rerank": rerank,
+            "no_rerank": no_rerank, "diverse": diverse, "diversity": diversity,
+            "temperature": temperature, "space": space,
+            "max_image_megapixels": max_image_megapixels,
+        }  # fmt: skip
+        examples = [("image", e) for e in image] + [("audio", e) for e in audio]
+        if _ask_server(ctx, text, examples, params, explain_plan, as_json):
+            return
     with open_library(ctx, read_only=True) as lib:
         try:
             flags = {k: _as_tuple(v) for k, v in filter_flags.items()}
@@ -170,6 +185,28 @@ def query(ctx: click.Context, /, text: str | None, image: tuple[str, ...], audio
             return
         result = lib.search(text, **request)
     _print_result(result, as_json)
+
+
+def _ask_server(ctx: click.Context, text: str | None, examples: list[tuple[str, str]],
+                params: dict[str, Any], explain_plan: bool, as_json: bool) -> bool:  # fmt: skip
+    """Print the answer of a running server for this catalog; False when there is none."""
+    from mmsearch.serve import client
+
+    server = client.find(ctx.obj.get("db"))
+    if server is None:
+        return False
+    try:
+        shaped = client.search(server, text, examples, params, plan=explain_plan)
+    except client.ServerRefusedError as exc:
+        raise click.UsageError(terminal_safe_lines(str(exc))) from exc
+    if shaped is None:
+        return False
+    if explain_plan:
+        described = terminal_safe_lines("\n".join(shaped["described"]))
+        click.echo(dumps(shaped) if as_json else described)
+    else:
+        print_search(shaped, as_json)
+    return True
 
 
 def _as_tuple(value: tuple[str, ...] | str | None) -> tuple[str, ...]:
