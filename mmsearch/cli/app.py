@@ -235,21 +235,33 @@ def _progress() -> Iterator[Callable[[int, int], None] | None]:
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@click.option("--no-server", is_flag=True, help="Read the catalog in this process even when "
+              "`mmsearch serve` runs for it.")  # fmt: skip
 @store_option
 @db_option
 @click.pass_context
-def status(ctx: click.Context, as_json: bool) -> None:
+def status(ctx: click.Context, as_json: bool, no_server: bool) -> None:
     """Show roots, item counts by type and status, spaces and index health."""
     from mmsearch.cli.render import status_lines
     from mmsearch.shapes import dumps, status_json
 
-    with open_library(ctx, read_only=True) as lib:
-        shaped = status_json(lib.status())
+    shaped = None if no_server else _server_status(ctx)
+    if shaped is None:
+        with open_library(ctx, read_only=True) as lib:
+            shaped = status_json(lib.status())
     if as_json:
         click.echo(dumps(shaped))
         return
     for line in status_lines(shaped):
         click.echo(line)
+
+
+def _server_status(ctx: click.Context) -> dict[str, Any] | None:
+    """The status a running server for this catalog gives, or None when none runs."""
+    from mmsearch.serve import client
+
+    server = client.find(ctx.obj.get("db"))
+    return None if server is None else client.status(server)
 
 
 @cli.command()
