@@ -323,7 +323,8 @@ class SegmentFields:
 
 
 SegmentFieldLookup = Callable[[IdArray], SegmentFields]
-"""The fields of these segment ids, in their order (ids the catalog lacks are left out)."""
+"""The fields of these segment ids, one entry each in their order (item id -1 for an id the
+catalog lacks)."""
 
 
 @dataclass(frozen=True, slots=True)

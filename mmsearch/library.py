@@ -6,7 +6,7 @@ import dataclasses
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -37,6 +37,11 @@ from mmsearch.status import LibraryStatus, collect_status
 from mmsearch.store.catalog import Catalog, SpaceInfo
 from mmsearch.store.locations import default_catalog_path, index_folder, lock_path
 from mmsearch.store.locking import writer_lock
+from mmsearch.store.segment_fields import (
+    record_store_options,
+    recorded_store_options,
+    segment_fields,
+)
 from mmsearch.store.space_digests import refresh_digest, space_digest
 
 log = logging.getLogger("mmsearch")
@@ -61,11 +66,13 @@ class Library:
         store: str | None = None,
         *,
         read_only: bool = False,
+        store_options: Mapping[str, str] | None = None,
     ) -> None:
         self.db_path = db_path
         self.registry = registry
         self.catalog = Catalog(db_path, read_only=read_only)
         self._store_name = store
+        self._store_options = dict(store_options or {})
         self._stores: dict[int, VectorIndex] = {}
         self._calibrations: dict[int, Calibration] = {}
         self._encoders: dict[str, Encoder] = {}
@@ -81,11 +88,13 @@ class Library:
         registry: Registry | None = None,
         store: str | None = None,
         read_only: bool = False,
+        store_options: Mapping[str, str] | None = None,
     ) -> Library:
         """Open (creating if needed) the catalog at ``path``, or at the default location.
 
-        ``store`` names the vector store (``--store``) for this session; an index
-        run records it as the library's default. ``read_only`` (``status``,
+        ``store`` names the vector store (``--store``) for this session, and
+        ``store_options`` its settings (``--milvus-uri`` gives ``uri``); an index
+        run records both as the library's defaults. ``read_only`` (``status``,
         ``query``) opens an existing catalog without creating, upgrading or
         writing it (a missing one raises :class:`~mmsearch.errors.CatalogMissingError`);
         vector index files beside it may still be rebuilt and saved.
@@ -96,7 +105,9 @@ class Library:
                 f"{db_path} is a folder; give the catalog's file path, e.g. {db_path}/catalog.db"
             )
         chosen = registry if registry is not None else load_plugins()
-        return cls(db_path.absolute(), chosen, store, read_only=read_only)
+        return cls(
+            db_path.absolute(), chosen, store, read_only=read_only, store_options=store_options
+        )
 
     def close(self) -> None:
         """Release the vector indexes and the catalog's connections."""
@@ -252,6 +263,8 @@ class Library:
             space_key=space.key,
             dim=space.dim,
             folder=index_folder(self.db_path),
+            options={**recorded_store_options(self.catalog), **self._store_options},
+            fields=lambda ids: segment_fields(self.catalog, ids),
         )
         return self.vector_store().open_index(target)
 
@@ -288,6 +301,25 @@ class Library:
                 space.id,
                 exc,
             )
+
+    def rebuild_indexes(self) -> list[tuple[SpaceInfo, int]]:
+        """Rebuild every space's vector index from the catalog (``mmsearch store rebuild``).
+
+        Holds the writer lock, so no index run changes the catalog meanwhile. Returns each
+        space with the number of vectors its index now holds.
+        """
+        done: list[tuple[SpaceInfo, int]] = []
+        with writer_lock(lock_path(self.db_path)):
+            self._record_store()
+            for space in self.catalog.spaces():
+                index = self._stores.pop(space.id, None) or self._open_index(space)
+                vectors = self._catalog_vectors(space)
+                index.rebuild(vectors)
+                index.persist(vectors.generation)
+                index.optimize(vectors)
+                self._stores[space.id] = index
+                done.append((space, vectors.count))
+        return done
 
     # -- indexing -------------------------------------------------------------
 
@@ -364,6 +396,9 @@ class Library:
     def _record_store(self) -> None:
         """Make ``--store`` the library's default; its indexes are rebuilt from the catalog."""
         name = self._store_name
+        if self._store_options and self._store_options != recorded_store_options(self.catalog):
+            record_store_options(self.catalog, self._store_options)
+            self._stores.clear()
         if name is None or name == self.catalog.setting(STORE_SETTING):
             return
         self.vector_store()  # refuse an unknown store before recording it

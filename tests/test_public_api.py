@@ -27,6 +27,8 @@ PUBLIC_MODULES = {
     "mmsearch",
     "mmsearch.contracts",
     "mmsearch.hookspecs",
+    # The digest arithmetic a store keeps with what it persists (CatalogVectors.digest).
+    "mmsearch.store.digest",
     "mmsearch.testing",
     "mmsearch.torch_device",
 }

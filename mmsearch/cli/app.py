@@ -18,6 +18,7 @@ import click
 from mmsearch.cli.context import (
     CONTEXT_SETTINGS,
     db_option,
+    milvus_uri_option,
     open_library,
     registry_for,
     store_option,
@@ -25,6 +26,7 @@ from mmsearch.cli.context import (
 from mmsearch.cli.scaffold import plugin_group
 from mmsearch.cli.search import eval_command, query
 from mmsearch.cli.serve import serve
+from mmsearch.cli.store_cmd import store_group
 from mmsearch.safe_text import SafeFormatter
 
 
@@ -149,6 +151,7 @@ def cli(ctx: click.Context, verbose: int) -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @store_option
+@milvus_uri_option
 @db_option
 @click.pass_context
 def index(
@@ -290,6 +293,7 @@ def plugins(ctx: click.Context, as_json: bool) -> None:
 cli.add_command(query)
 cli.add_command(eval_command)
 cli.add_command(plugin_group)
+cli.add_command(store_group)
 cli.add_command(serve)
 
 

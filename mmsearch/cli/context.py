@@ -59,6 +59,7 @@ def open_library(ctx: click.Context, *, read_only: bool = False) -> Iterator[Lib
             registry=registry_for(ctx),
             store=ctx.obj.get("store"),
             read_only=read_only,
+            store_options=ctx.obj.get("store_options"),
         )
         path = opened.db_path
         with opened as lib:
@@ -99,6 +100,26 @@ store_option = click.option(
     help="Vector store (default: the library's, else faiss); `index` records it for the library.",
 )
 """``--store NAME``: the vector store a command uses (``mmsearch plugins`` lists them)."""
+
+
+def _remember_milvus_uri(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value:
+        obj = ctx.ensure_object(dict)
+        obj.setdefault("store_options", {})["uri"] = value
+        obj.setdefault("store", "milvus")  # a Milvus address means the Milvus store
+
+
+milvus_uri_option = click.option(
+    "--milvus-uri",
+    metavar="URI",
+    envvar="MMSEARCH_MILVUS_URI",
+    expose_value=False,
+    callback=_remember_milvus_uri,
+    help="Milvus for --store milvus: a local file (Milvus Lite) or http://host:19530 "
+    "(token: MMSEARCH_MILVUS_TOKEN); recorded for the library. Default: a Lite file beside "
+    "the catalog.",
+)
+"""``--milvus-uri URI``: where the Milvus store keeps the library's collections."""
 
 
 def _remember_db(ctx: click.Context, param: click.Parameter, value: Path | None) -> None:

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from mmsearch.contracts import Reranker
+from mmsearch.contracts import Reranker, SegmentFilter
 from mmsearch.index.report import display_path
 from mmsearch.query.calibration import keyword_calibrated
 from mmsearch.query.explain import build_why, snippet
@@ -30,6 +30,7 @@ from mmsearch.query.fusion import fuse, is_confident
 from mmsearch.query.hits import Hit
 from mmsearch.query.keyword import KeywordRow, KeywordStats, search_keywords, tokens
 from mmsearch.query.planner import QueryPlan
+from mmsearch.query.pushdown import pushable, search_pushed
 from mmsearch.query.ranking import (
     FUSION_ORDER,
     KEYWORD,
@@ -95,6 +96,8 @@ class PlanRunner:
         self.timings: dict[str, float] = {}
         self.raw_paths: dict[str, bytes] = {}
         """Each loaded candidate's path as bytes, by its shown path (for ``path_bytes_b64``)."""
+        self._pushed: SegmentFilter | None = None
+        """The type/date filter the stores evaluate themselves (mmsearch/query/pushdown.py)."""
 
     def run(self) -> SearchResult:
         """Execute the plan."""
@@ -153,7 +156,9 @@ class PlanRunner:
         self, conn: sqlite3.Connection, parts: list[QueryPart], keyword: Future[list[KeywordRow]]
     ) -> list[Candidate]:
         allowed: npt.NDArray[np.int64] | None = None
-        if self.plan.item_filter.active:
+        indexes = [space.store for space in self.spaces.values()]
+        self._pushed = pushable(self.plan.item_filter, indexes)
+        if self.plan.item_filter.active and self._pushed is None:
             with self._timed("filter"):
                 ids = self.plan.item_filter.allowed_segments(conn)
             self.plan.allowed_segments = len(ids)
@@ -186,7 +191,7 @@ class PlanRunner:
             query = positive_mean(parts, label)
             if query is None:
                 continue
-            ids, sims = space.search(query, depth, allowed)
+            ids, sims = self._space_hits(conn, space, query, depth, allowed)
             item_of = _items_of(conn, ids.tolist())
             name = vector_signal(label)
             kept = 0
@@ -199,6 +204,27 @@ class PlanRunner:
                 calibrated = space.calibration.calibrate_one(sim, modality)
                 found.setdefault(item, {})[name] = Signal(name, sim, calibrated, segment_id=sid)
                 kept += 1
+
+    def _space_hits(
+        self,
+        conn: sqlite3.Connection,
+        space: SpaceSearch,
+        query: npt.NDArray[np.float32],
+        depth: int,
+        allowed: npt.NDArray[np.int64] | None,
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+        """The space's nearest segments: type and date filters in the store when it can."""
+        if self._pushed is not None:
+            found = search_pushed(
+                conn, self.plan.item_filter, space.store, query, depth, self._pushed
+            )
+            if found is not None:
+                return found
+            # The store's fields lag the catalog's: exact again, through the allow-list.
+            allowed = np.asarray(self.plan.item_filter.allowed_segments(conn), dtype=np.int64)
+            if not len(allowed):
+                return allowed, np.empty(0, dtype=np.float32)
+        return space.search(query, depth, allowed)
 
     def _judge_keywords(
         self,

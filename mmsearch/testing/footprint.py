@@ -40,8 +40,11 @@ HEAVY_MODULES: tuple[str, ...] = (
     "rapidocr_onnxruntime",
     "paddle",
     "safetensors",
+    "pymilvus",
+    "ray",
 )
-"""Model runtimes a plugin must import inside its first encode/extract call, not at import."""
+"""Model runtimes (and the Milvus and Ray clients) a plugin must import inside its first
+encode/extract call or its first use, not at import."""
 
 WEIGHT_SUFFIXES: tuple[str, ...] = (
     ".pt",
