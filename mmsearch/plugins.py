@@ -34,7 +34,7 @@ from pluggy import HookImpl
 
 from mmsearch import hookspecs
 from mmsearch.contracts import Annotator, Encoder, Extractor, Reranker, VectorStore
-from mmsearch.plugin_compat import core_mismatch
+from mmsearch.plugin_compat import core_mismatch, core_version
 
 if TYPE_CHECKING:
     import click
@@ -278,7 +278,8 @@ def load_plugins(*extra: object, discover: bool = True) -> Registry:
         _trace_hook_calls(manager)
     registry = Registry(manager=manager)
     # The built-in rerankers come through the same hook as everyone's, first.
-    candidates = [(PluginInfo(name=BUILT_IN_PLUGIN, distribution="mmsearch"), _built_ins)]
+    core = PluginInfo(name=BUILT_IN_PLUGIN, distribution="mmsearch", version=core_version())
+    candidates = [(core, _built_ins)]
     candidates += list(_candidate_modules()) if discover else []
     for obj in extra:
         name = getattr(obj, "__name__", None) or type(obj).__name__

@@ -179,3 +179,177 @@ def test_migrations_run_from_an_installed_wheel(tmp_path: Path) -> None:
     assert Path(seen["migrations"]).is_relative_to(site), seen["migrations"]
     assert seen["revision"] == [_source_head()]
     assert set(seen["tables"]) >= EXPECTED_TABLES, seen["tables"]
+
+
+# --- Every first-party distribution, from wheels, into a fresh venv -----------------------
+
+_OURS = ("mmsearch", "__editable__", "_mmsearch")
+ALL = ("mmsearch[all]",)
+
+
+def _first_party(src: Path) -> tuple[dict[str, Path], list[str]]:
+    """Distribution name -> project folder for the core and every plugins/*/pyproject.toml,
+    and the plugins that keep out of the `all` extra (``[tool.mmsearch] all = false``)."""
+    import tomllib
+
+    found, outside = {"mmsearch": src}, []
+    for pyproject in sorted((src / "plugins").glob("*/pyproject.toml")):
+        data = tomllib.loads(pyproject.read_text())
+        found[data["project"]["name"]] = pyproject.parent
+        if not data.get("tool", {}).get("mmsearch", {}).get("all", True):
+            outside.append(data["project"]["name"])
+    return found, outside
+
+
+def _third_party_overlay(venv_site: Path, overlay: Path) -> None:
+    """Make the dev venv's third-party packages importable from ``venv_site``, ours left out.
+
+    CI runs the tests with the network blocked, and several dependencies (faster-whisper,
+    ctranslate2, rapidocr, the weight packages) are not on this machine's disk as wheels, so
+    a venv cannot get them with --no-index. The fresh venv therefore sees the dev venv's
+    third-party distributions through a .pth line (already installed, as on a user's
+    machine), and pip must still find every requirement of ours satisfied by them; every
+    mmsearch distribution, every editable hook and every .pth file is left out, so what
+    imports as mmsearch* comes only from the wheels.
+    """
+    overlay.mkdir()
+    dev_site = Path(sysconfig_paths()["purelib"])
+    for entry in dev_site.iterdir():
+        name = entry.name
+        if name.lower().startswith(_OURS) or name.endswith(".pth") or name.startswith("pip"):
+            continue
+        (overlay / name).symlink_to(entry)
+    (venv_site / "zz_third_party_overlay.pth").write_text(f"{overlay}\n")
+
+
+def sysconfig_paths() -> dict[str, str]:
+    import sysconfig
+
+    return sysconfig.get_paths()
+
+
+def _run(args: list[str], *, cwd: Path, env: dict[str, str], timeout: int) -> str:
+    done = subprocess.run(
+        args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    assert done.returncode == 0, f"{args}\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+    return done.stdout
+
+
+def test_all_wheels_install_offline_and_index_the_examples(tmp_path: Path) -> None:
+    """`pip install "mmsearch[all]"` from a folder of wheels, then the README's main job."""
+    import mmsearch
+
+    src, dist, venv = tmp_path / "src", tmp_path / "wheels", tmp_path / "venv"
+    _copy_sources(src)
+    projects, outside_all = _first_party(src)
+    # pip reads no configuration (find-links, extra indexes, constraints of this machine):
+    # the wheels folder is the only source.
+    drop = ("MMSEARCH_", "PYTHON", "PIP_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
+    env.update(
+        PIP_CONFIG_FILE=os.devnull,
+        PIP_DISABLE_PIP_VERSION_CHECK="1",
+        PIP_NO_INPUT="1",
+        # The default encoder is picked as on a machine without network or cached weights.
+        HF_HUB_OFFLINE="1",
+        HF_HOME=str(tmp_path / "hf-home"),
+        MMSEARCH_HOME=str(tmp_path / "home"),
+    )
+    pip = [sys.executable, "-m", "pip"]
+    _run(
+        [*pip, "wheel", "--no-deps", "--no-index", "--no-build-isolation", "-q", "-w", str(dist)]
+        + [str(p) for p in projects.values()],
+        cwd=tmp_path,
+        env=env,
+        timeout=900,
+    )
+    built = sorted(w.name.split("-")[0].replace("_", "-") for w in dist.glob("*.whl"))
+    assert built == sorted(projects), built
+
+    _run([sys.executable, "-m", "venv", str(venv)], cwd=tmp_path, env=env, timeout=300)
+    python = venv / "bin" / "python"
+    site = Path(
+        _run(
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            cwd=tmp_path,
+            env=env,
+            timeout=60,
+        ).strip()
+    )
+    # Python 3.11's venv brings an old setuptools; torch asks for a newer one, which the
+    # overlay has.
+    _run(
+        [str(python), "-m", "pip", "uninstall", "-q", "-y", "setuptools"],
+        cwd=tmp_path,
+        env=env,
+        timeout=120,
+    )
+    _third_party_overlay(site, tmp_path / "third-party")
+    _run(
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-index",
+            "--find-links",
+            str(dist),
+            *ALL,
+            *outside_all,
+        ],
+        cwd=tmp_path,
+        env=env,
+        timeout=900,
+    )
+
+    where = json.loads(
+        _run(
+            [
+                str(python),
+                "-c",
+                "import json, importlib; print(json.dumps({m: importlib.import_module(m).__file__"
+                " for m in ('mmsearch', 'mmsearch_open_clip', 'mmsearch_ocr')}))",
+            ],
+            cwd=tmp_path,
+            env=env,
+            timeout=120,
+        )
+    )
+    assert all(Path(f).is_relative_to(site) for f in where.values()), where
+
+    cli = str(venv / "bin" / "mmsearch")
+    db = str(tmp_path / "catalog.db")
+    report = json.loads(
+        _run(
+            [cli, "--db", db, "index", str(src / "examples" / "media"), "--json"],
+            cwd=tmp_path,
+            env=env,
+            timeout=1200,
+        )
+    )
+    media = src / "examples" / "media"
+    assert report["indexed"] == sum(1 for p in media.rglob("*") if p.is_file()), report
+    assert report["failed"] == [] and report["skipped"] == {}, report
+    # No network and no cached CLIP weights: the offline space, from weights in wheels.
+    assert report["space"].startswith("offline"), report
+    found = json.loads(
+        _run([cli, "--db", db, "query", "red car", "--json"], cwd=tmp_path, env=env, timeout=600)
+    )
+    top = [Path(hit["path"]).relative_to(media).as_posix() for hit in found["results"][:2]]
+    assert top and top[0] in {"notes/garage.txt", "photos/red_car.png"}, top
+    listed = json.loads(_run([cli, "plugins", "--json"], cwd=tmp_path, env=env, timeout=300))
+
+    by_dist = {p["distribution"]: p for p in listed["plugins"] if p["distribution"]}
+    assert listed["failed"] == [], listed
+    for name in projects:
+        if name == "mmsearch":
+            continue
+        assert name in by_dist, (
+            f"{name} is under plugins/ but `pip install mmsearch[all]` did not install it: "
+            "run `python scripts/versions.py --sync` (or give it [tool.mmsearch] all = false)",
+            sorted(by_dist),
+        )
+        assert by_dist[name]["version"] == mmsearch.__version__, by_dist[name]
+        assert by_dist[name]["error"] is None, by_dist[name]
