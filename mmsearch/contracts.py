@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar, Literal, get_args
 import numpy as np
 import numpy.typing as npt
 
+from mmsearch.modelspec import ModelFile, ModelSpec, models_home
+
 if TYPE_CHECKING:
     from mmsearch.query.ranking import Candidate, RerankContext
 
@@ -188,6 +190,10 @@ class Extractor(ABC):
     def extract(self, source: Source) -> Iterable[Segment]:
         """Yield the file's segments; raise :class:`SkipFile` for known-bad input."""
 
+    def models(self) -> Sequence[ModelSpec]:
+        """The models it uses, for ``mmsearch models``; quick, loads nothing. Default: none."""
+        return ()
+
 
 class Annotator(ABC):
     """Adds to the segments an extractor made: OCR words to an image, say.
@@ -204,6 +210,10 @@ class Annotator(ABC):
     @abstractmethod
     def annotate(self, segment: Segment, source: Source) -> Segment:
         """Return ``segment``, or a copy with more ``text`` (``dataclasses.replace``)."""
+
+    def models(self) -> Sequence[ModelSpec]:
+        """The models it uses, for ``mmsearch models``; quick, loads nothing. Default: none."""
+        return ()
 
 
 class Encoder(ABC):
@@ -252,6 +262,14 @@ class Encoder(ABC):
         if checkpoint in ("", self.checkpoint):
             return self
         raise ValueError(f"encoder {self.encoder_id} has no model choice (got {checkpoint!r})")
+
+    def models(self) -> Sequence[ModelSpec]:
+        """The models it can use, for ``mmsearch models``; quick, loads nothing. Default: none.
+
+        Weights fetched by ``mmsearch models pull`` or ``import`` land in ``spec.folder``;
+        put it under :func:`models_home` and look there when loading.
+        """
+        return ()
 
     def unavailable_reason(self) -> str | None:
         """Why this encoder cannot run here (weights missing, no network), or None.
@@ -488,6 +506,8 @@ __all__ = [
     "IndexTarget",
     "MediaType",
     "Modality",
+    "ModelFile",
+    "ModelSpec",
     "Reranker",
     "Segment",
     "SegmentFieldLookup",
@@ -498,4 +518,5 @@ __all__ = [
     "VectorBatches",
     "VectorIndex",
     "VectorStore",
+    "models_home",
 ]

@@ -119,6 +119,12 @@ def test_a_contracts_documented_attributes_are_exactly_its_attributes(name: str)
     assert rows == public_members(contract_classes()[name])
 
 
+@pytest.mark.parametrize("cls", [contracts.ModelSpec, contracts.ModelFile])
+def test_the_model_declarations_fields_are_documented(cls: type) -> None:
+    rows = set(_ROW.findall(section(f"`{cls.__name__}`", section("Models"))))
+    assert rows == {f.name for f in dataclasses.fields(cls)}
+
+
 # -- the test kit -------------------------------------------------------------------------
 
 SUITES = (
