@@ -367,6 +367,7 @@ def test_to_json_has_the_stable_shape() -> None:
         "ndcg_10": round(NDCG_RANKS_2_AND_4, 6),
         "first_relevant_rank": 2,
         "top": ["/x", "/b", "/y", "/c"],
+        "top_level": "confident",
         "seconds": 0,
         "error": None,
     }
@@ -374,6 +375,8 @@ def test_to_json_has_the_stable_shape() -> None:
 
 def test_format_report_prints_aligned_figures() -> None:
     lines = format_report(run("A", REPORT_A)).splitlines()
+    assert lines[9] == "gate (rank-1 answer: confident / probably / hidden):"
+    lines = lines[:8]
     # overall: recall@1 1/4, recall@5 (1 + 1)/4, MRR (1 + 1/2)/4, nDCG (1 + 0.6509)/4 = 0.4127
     assert lines == [
         "A: 4 queries",
@@ -399,7 +402,7 @@ def test_format_report_per_query_marks_relevant_hits() -> None:
 
 def test_format_comparison_shows_both_and_the_difference() -> None:
     a, b = run("default", REPORT_A), run("fusion=rrf", REPORT_B)
-    lines = format_comparison(a, b).splitlines()
+    lines = format_comparison(a, b).split("\n\ndefault:")[0].splitlines()
     # B: line 1 relevant at rank 2, line 2 at ranks 1 and 2, line 3 at rank 3, line 4 none.
     # recall@1: A = (1 + 0 + 0 + 0)/4 = 0.25, B = (0 + 1/2 + 0 + 0)/4 = 0.125
     # MRR: A = (1 + 1/2)/4 = 0.375, B = (1/2 + 1 + 1/3)/4 = 0.458
@@ -443,3 +446,56 @@ def test_the_report_groups_are_exactly_the_media_types() -> None:
     from mmsearch.query.evalfile import MODALITIES
 
     assert sorted(MODALITIES) == sorted(MEDIA_TYPES)
+
+
+# --- the gate section ----------------------------------------------------------------------
+
+
+def test_gate_figures_on_a_hand_checked_case() -> None:
+    """Four image queries, two no-answer ones; every figure counted by hand below.
+
+    line 1: right at rank 1, confident   -> kept
+    line 2: right at rank 1, probable    -> not kept, but shown
+    line 3: wrong at rank 1, confident   -> not refused
+    line 4: no hit at all                -> wrong, refused
+    no-answer 5: confident -> not refused; no-answer 6: probable -> refused, not hidden
+    """
+    queries = [query(n, f"/r{n}", modality="image") for n in (1, 2, 3, 4)]
+    none = [EvalQuery(n, f"line {n}", f"q{n}", None, None, (), "image") for n in (5, 6)]
+    answers = {
+        1: [RankedHit("/r1", level="confident")],
+        2: [RankedHit("/r2", level="probable"), RankedHit("/x")],
+        3: [RankedHit("/x", level="confident"), RankedHit("/r3")],
+        4: [],
+        5: [RankedHit("/x", level="confident")],
+        6: [RankedHit("/y", level="probable")],
+    }
+    report = evaluate(queries, lambda q: answers[q.line], no_answer=none)
+    gate = report.gate()
+    assert list(gate) == ["overall", "image"]
+    image = gate["image"].to_json()
+    assert image["kept"] == {"count": 1, "total": 2, "share": 0.5}
+    assert image["shown"] == {"count": 2, "total": 2, "share": 1.0}
+    assert image["refused"] == {"count": 1, "total": 2, "share": 0.5}
+    assert image["no_answer_refused"] == {"count": 1, "total": 2, "share": 0.5}
+    assert image["no_answer_hidden"] == {"count": 0, "total": 2, "share": 0.0}
+    assert report.to_json()["gate"]["overall"] == image
+    assert [r["top_level"] for r in report.to_json()["no_answer"]] == ["confident", "probable"]
+    text = format_report(report)
+    assert "right rank-1 shown confident                 0.500 (1/2)" in text
+
+
+def test_a_gate_figure_over_no_queries_is_a_dash_not_a_number() -> None:
+    report = evaluate([query(1, "/a", modality="text")], lambda q: [RankedHit("/a")])
+    figures = report.gate()["text"]
+    assert figures.refused.share is None and figures.refused.text() == "-"
+    assert figures.no_answer_refused.to_json() == {"count": 0, "total": 0, "share": None}
+
+
+def test_a_no_answer_file_refuses_relevant_entries(tmp_path: Path) -> None:
+    path = tmp_path / "none.jsonl"
+    path.write_text('{"query": "zorb"}\n{"query": "cat", "relevant": ["a.jpg"]}\n')
+    with pytest.raises(EvalFileError, match=r"none.jsonl:2: a no-answer query lists 'relevant'"):
+        load_queries(path, no_answer=True)
+    path.write_text('{"query": "zorb", "modality": "image"}\n')
+    assert [q.relevant for q in load_queries(path, no_answer=True)] == [()]

@@ -19,6 +19,14 @@ def result_lines(shaped: Mapping[str, Any]) -> tuple[list[str], list[str]]:
     if not shaped["plan"]["spaces"]:
         return [], ["No results: nothing is indexed yet. Run `mmsearch index FOLDER`."]
     weak = shaped.get("best_weak")
+    if not hits and weak is not None and weak.get("level") == "probable":
+        # Hiding a likely-right answer reads as "broken": show it, marked as unsure.
+        lines = format_hit(weak).splitlines()
+        lines[0] = "probably: " + lines[0].lstrip()
+        return lines, [
+            "Not confident: this answer is below the confidence threshold but above the "
+            'probable bar (docs/querying.md, "The confidence gate"). --show-weak lists more.'
+        ]
     if not hits and weak is not None:
         return [], [
             f"No confident match. The nearest was {terminal_safe(weak['path'])} "
@@ -65,7 +73,8 @@ def format_hit(hit: Mapping[str, Any]) -> str:
     where = ""
     if start is not None:
         where = f" at {clock(start)}" + (f"-{clock(end)}" if end else "")
-    weak = "" if hit["confident"] else "  (weak)"
+    level = hit.get("level", "confident" if hit["confident"] else "weak")
+    weak = {"confident": "", "probable": "  (probably)"}.get(level, "  (weak)")
     path = terminal_safe(hit["path"])
     lines = [f"{hit['score']:6.2f}  {hit['modality']:<5}  {path}{where}{weak}"]
     lines.append(f"        why: {why_line(hit)}")

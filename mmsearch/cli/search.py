@@ -331,11 +331,13 @@ def eval_command(ctx: click.Context, queries: Path, config: str, compare: str | 
         configs = [(config or "default", parse_config(config))]
         if compare is not None:
             configs.append((compare or "default", parse_config(compare)))
-        reports = [
-            evaluate(loaded, eval_searcher(lib, opts), name=name, modality_of=_modality_of(lib),
-                     no_answer=refusable)  # fmt: skip
-            for name, opts in configs
-        ]
+        modality_of = _modality_of(lib)
+        reports = []
+        for name, opts in configs:
+            search = eval_searcher(lib, opts)
+            report = evaluate(loaded, search, name=name, modality_of=modality_of,
+                              no_answer=refusable)  # fmt: skip
+            reports.append(report)
     if as_json:
         click.echo(dumps(eval_json(reports)))
     elif len(reports) == 2:

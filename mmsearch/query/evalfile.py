@@ -25,6 +25,10 @@ Relative paths resolve against the folder of the query file and ``~`` is
 expanded; paths are compared after ``abspath``/``normpath`` (links are not
 followed). Any other key, ``k`` included (the cut-offs are fixed), is an error.
 
+``eval --no-answer FILE`` reads queries that have no relevant file in the library
+(nonsense, off-topic) in the same format, without ``relevant``; only the gate figures
+(:mod:`mmsearch.query.gatefigures`) count them.
+
 How the hits are judged and the metrics computed: :mod:`mmsearch.query.evaluation`.
 
 Problems are reported as ``FILE:LINE: what is wrong. What to do``, all lines at once.
@@ -190,7 +194,18 @@ def _modality(obj: dict[str, Any], problems: list[str]) -> str | None:
     return None
 
 
-def _parse_line(text: str, line: int, base: str, problems: list[str]) -> EvalQuery | None:
+def _no_relevant(obj: dict[str, Any], problems: list[str]) -> tuple[Relevant, ...]:
+    if obj.get("relevant") not in (None, []):
+        problems.append(
+            "a no-answer query lists 'relevant' files. Remove 'relevant' (this file holds "
+            "queries with no right answer in the library) or move the line to the query file"
+        )
+    return ()
+
+
+def _parse_line(
+    text: str, line: int, base: str, problems: list[str], no_answer: bool = False
+) -> EvalQuery | None:
     try:
         obj = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -204,7 +219,8 @@ def _parse_line(text: str, line: int, base: str, problems: list[str]) -> EvalQue
         return None
     _keys(obj, problems)
     text_in, image, audio = _inputs(obj, base, problems)
-    relevant, modality = _relevant(obj, base, problems), _modality(obj, problems)
+    relevant = _no_relevant(obj, problems) if no_answer else _relevant(obj, base, problems)
+    modality = _modality(obj, problems)
     qid = _string(obj, "id", problems) or f"line {line}"
     return EvalQuery(line, qid, text_in, image, audio, relevant, modality)
 
@@ -224,8 +240,12 @@ def _read(path: str) -> list[str]:
         raise EvalFileError([f"{path}: cannot be read ({exc.strerror}). Check it"]) from None
 
 
-def load_queries(path: str | os.PathLike[str]) -> list[EvalQuery]:
-    """Read and validate a query file; raise :class:`EvalFileError` listing every bad line."""
+def load_queries(path: str | os.PathLike[str], *, no_answer: bool = False) -> list[EvalQuery]:
+    """Read and validate a query file; raise :class:`EvalFileError` listing every bad line.
+
+    ``no_answer``: the file of ``eval --no-answer``, queries with no relevant file in the
+    library (nonsense, off-topic): the same format without ``relevant``.
+    """
     name = os.fspath(path)
     base = os.path.dirname(normalise_path(name))
     queries: list[EvalQuery] = []
@@ -235,7 +255,7 @@ def load_queries(path: str | os.PathLike[str]) -> list[EvalQuery]:
         if not text.strip() or text.lstrip().startswith("#"):
             continue
         found: list[str] = []
-        query = _parse_line(text, number, base, found)
+        query = _parse_line(text, number, base, found, no_answer)
         if query is not None and query.id in seen:
             found.append(f"id {query.id!r} is also used on line {seen[query.id]}. Make ids unique")
         problems.extend(f"{name}:{number}: {p}" for p in found)
@@ -245,7 +265,6 @@ def load_queries(path: str | os.PathLike[str]) -> list[EvalQuery]:
     if problems:
         raise EvalFileError(problems)
     if not queries:
-        raise EvalFileError(
-            [f'{name}: no queries. Add lines like {{"query": "...", "relevant": ["file"]}}']
-        )
+        example = '{"query": "..."}' if no_answer else '{"query": "...", "relevant": ["file"]}'
+        raise EvalFileError([f"{name}: no queries. Add lines like {example}"])
     return queries

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from mmsearch.errors import MmsearchError
@@ -26,6 +26,7 @@ from mmsearch.query.evalfile import (
     load_queries,
     normalise_path,
 )
+from mmsearch.query.gatefigures import NONE, Answer, GateFigures, Level, format_gate, gate_by_group
 from mmsearch.safe_text import terminal_safe
 
 UNKNOWN = "unknown"
@@ -39,6 +40,8 @@ class RankedHit:
     start: float | None = None
     end: float | None = None
     copies: tuple[str, ...] = ()
+    level: Level = "confident"
+    """How the gate showed it: confident, probable ("probably: ...") or weak (hidden)."""
 
 
 def _overlaps(hit: RankedHit, rel: Relevant) -> bool:
@@ -104,6 +107,13 @@ class QueryResult:
     seconds: float
     error: str | None = None
     group: str = UNKNOWN
+    top_level: Level = NONE
+    """The gate's level of the rank-1 hit ("weak" when there is none)."""
+
+    @property
+    def right_at_1(self) -> bool:
+        """Whether the rank-1 hit is relevant."""
+        return bool(self.judged) and self.judged[0] >= 0
 
     @property
     def reciprocal_rank(self) -> float:
@@ -135,6 +145,7 @@ class QueryResult:
             "ndcg_10": round(self.ndcg_10, 6),
             "first_relevant_rank": self.first_relevant_rank,
             "top": list(self.top_paths),
+            "top_level": self.top_level,
             "seconds": round(self.seconds, 3),
             "error": self.error,
         }
@@ -189,6 +200,14 @@ class EvalReport:
 
     name: str
     results: list[QueryResult]
+    no_answer: list[QueryResult] = field(default_factory=list)
+    """The ``--no-answer`` queries (no relevant file): only the gate judges them."""
+
+    def gate(self) -> dict[str, GateFigures]:
+        """The gate's figures, overall and per modality (see :mod:`~.gatefigures`)."""
+        answers = [Answer(r.group, r.top_level, r.right_at_1) for r in self.results]
+        answers += [Answer(r.group, r.top_level, None) for r in self.no_answer]
+        return gate_by_group(answers, _group_order)
 
     def overall(self) -> Metrics:
         """Metrics over all queries, failed ones included as zeros."""
@@ -210,7 +229,20 @@ class EvalReport:
             "overall": self.overall().to_json(),
             "by_modality": {g: m.to_json() for g, m in self.by_modality().items()},
             "queries": [r.to_json() for r in self.results],
+            "gate": {g: f.to_json() for g, f in self.gate().items()},
+            "no_answer": [_no_answer_json(r) for r in self.no_answer],
         }
+
+
+def _no_answer_json(result: QueryResult) -> dict[str, Any]:
+    return {
+        "id": result.query.id,
+        "line": result.query.line,
+        "modality": result.group,
+        "top": list(result.top_paths),
+        "top_level": result.top_level,
+        "error": result.error,
+    }
 
 
 def _run_one(
@@ -223,7 +255,9 @@ def _run_one(
         return QueryResult(query, (), (), time.perf_counter() - started, str(exc), group)
     seconds = time.perf_counter() - started
     judged = tuple(judge(hits, query.relevant))
-    return QueryResult(query, judged, tuple(h.path for h in hits[:10]), seconds, None, group)
+    top = tuple(h.path for h in hits[:10])
+    level = hits[0].level if hits else NONE
+    return QueryResult(query, judged, top, seconds, None, group, level)
 
 
 def evaluate(
@@ -232,18 +266,22 @@ def evaluate(
     *,
     name: str = "default",
     modality_of: Callable[[EvalQuery], str | None] = lambda q: q.modality,
+    no_answer: Sequence[EvalQuery] = (),
 ) -> EvalReport:
     """Run every query through ``search`` and judge its hits.
 
     A query's group is its ``modality`` if the file gives one, else ``modality_of(query)``,
     else "unknown". A search raising :class:`MmsearchError` counts as all zeros with its
-    message kept; any other exception is a bug and propagates.
+    message kept; any other exception is a bug and propagates. ``no_answer`` queries (no
+    relevant file) are run too and only counted in the gate figures (group: their
+    ``modality``, else "unknown"); one that fails counts as refused, with its error kept.
     """
     results = []
     for query in queries:
         group = query.modality or modality_of(query) or UNKNOWN
         results.append(_run_one(query, search, group))
-    return EvalReport(name, results)
+    refused = [_run_one(q, search, q.modality or UNKNOWN) for q in no_answer]
+    return EvalReport(name, results, refused)
 
 
 def _table(rows: Sequence[Sequence[str]]) -> list[str]:
@@ -301,6 +339,7 @@ def format_report(report: EvalReport, *, per_query: bool = False) -> str:
         lines.append("")
         lines += [line for r in report.results for line in _per_query_lines(r)]
         lines.append("* = relevant")
+    lines += ["", *format_gate(report.gate())]
     return "\n".join(lines)
 
 
@@ -351,6 +390,8 @@ def format_comparison(a: EvalReport, b: EvalReport, *, per_query: bool = False) 
             rr_a, rr_b = ra.reciprocal_rank, rb.reciprocal_rank
             rows.append([_label(ra.query), f"{rr_a:.3f}", f"{rr_b:.3f}", _delta(rr_a, rr_b)])
         lines += ["", *_table(rows)]
+    for report in (a, b):
+        lines += ["", f"{report.name}:", *format_gate(report.gate())]
     return "\n".join(lines)
 
 
@@ -361,6 +402,7 @@ __all__ = [
     "EvalFileError",
     "EvalQuery",
     "EvalReport",
+    "GateFigures",
     "Metrics",
     "QueryResult",
     "RankedHit",

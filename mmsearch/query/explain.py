@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from mmsearch.query.fusion import signal_confident
+from mmsearch.query.gate import signal_confident, signal_modality, threshold_of
 from mmsearch.query.ranking import KEYWORD, Candidate, SegmentMatch, Signal
 
 SNIPPET_CHARS = 160
@@ -35,13 +35,15 @@ def _signal_json(
     candidate: Candidate, signal: Signal, thresholds: Mapping[str, float]
 ) -> dict[str, Any]:
     segment = candidate.segments.get(signal.segment_id) if signal.segment_id else None
+    modality = signal_modality(candidate, signal)
+    threshold = threshold_of(signal, modality, thresholds)
     out: dict[str, Any] = {
         "signal": signal.name,
         "calibrated": round(signal.calibrated, 3),
         "raw": round(signal.raw, 4),
         "rank": signal.rank,
-        "threshold": round(thresholds[signal.name], 3) if signal.name in thresholds else None,
-        "cleared": signal_confident(signal, thresholds),
+        "threshold": round(threshold, 3) if threshold is not None else None,
+        "cleared": signal_confident(signal, thresholds, modality),
         "where": _where(segment),
     }
     out.update(signal.detail)

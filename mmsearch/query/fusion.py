@@ -16,19 +16,18 @@ Two ways, chosen per query:
   signals that matched; it ignores score scales entirely.
 
 Confidence does not depend on the fusion: a hit is confident when any one
-signal clears its threshold (see :mod:`mmsearch.query.calibration`).
+signal clears its threshold (see :mod:`mmsearch.query.gate`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from statistics import NormalDist
 
-from mmsearch.query.keyword import COVERAGE_FOR_CONFIDENCE
 from mmsearch.query.names import Fusion
 from mmsearch.query.planner import RRF_K
-from mmsearch.query.ranking import KEYWORD, Candidate, Signal
+from mmsearch.query.ranking import Candidate
 
 _NORMAL = NormalDist()
 
@@ -99,21 +98,3 @@ def _z_of_log_tail(log_p: float) -> float:
     for _ in range(4):
         z = math.sqrt(max(0.0, -2.0 * log_p - 2.0 * math.log(z * math.sqrt(2.0 * math.pi))))
     return z
-
-
-def signal_confident(signal: Signal, thresholds: Mapping[str, float]) -> bool:
-    """Whether one signal alone makes its file a confident hit."""
-    threshold = thresholds.get(signal.name)
-    if threshold is None:
-        return False
-    if signal.calibrated < threshold:
-        return False
-    if signal.name == KEYWORD:
-        # A rare word alone is not the query: most of the query's words must be there.
-        return float(signal.detail.get("coverage", 0.0)) >= COVERAGE_FOR_CONFIDENCE
-    return True
-
-
-def is_confident(candidate: Candidate, thresholds: Mapping[str, float]) -> bool:
-    """Whether any signal clears its threshold."""
-    return any(signal_confident(s, thresholds) for s in candidate.signals.values())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from mmsearch.safe_text import path_bytes_b64
 
@@ -25,6 +25,8 @@ class Hit:
     segment_id: int
     confident: bool = True
     """Whether any signal cleared its threshold (only weak hits, when kept, are False)."""
+    probable: bool = False
+    """Not confident, but likely right: shown as "probably: ..." (see mmsearch/query/gate.py)."""
     copies: tuple[str, ...] = ()
     """Other paths holding the same (or a near-identical) file, collapsed into this hit."""
     why: dict[str, Any] = field(default_factory=dict)
@@ -33,6 +35,11 @@ class Hit:
     """The path's bytes (``path`` shows a name that is not UTF-8 with ``\\xNN`` escapes)."""
     raw_copies: tuple[bytes | None, ...] = ()
     """The bytes of each of ``copies``, where known."""
+
+    @property
+    def level(self) -> Literal["confident", "probable", "weak"]:
+        """How sure the engine is: confident, probable ("probably: ...") or weak."""
+        return "confident" if self.confident else "probable" if self.probable else "weak"
 
     def to_json(self) -> dict[str, Any]:
         """The stable JSON shape of a hit.
@@ -45,6 +52,7 @@ class Hit:
             "path_bytes_b64": path_bytes_b64(self.raw_path),
             "score": round(self.score, 6),
             "confident": self.confident,
+            "level": self.level,
             "modality": self.modality,
             "segment": {
                 "kind": self.kind,

@@ -16,6 +16,7 @@ from mmsearch.query.planner import (
     PlannedSpace,
     QueryPlan,
     SearchOptions,
+    adapter_note,
 )
 from mmsearch.query.querylang import ParsedQuery
 from mmsearch.query.spacesearch import SpaceSearch
@@ -73,6 +74,8 @@ def build_plan(
             dim=s.space.dim,
             vectors=s.store.ntotal,
             threshold=s.calibration.threshold(),
+            by_modality=tuple((m, t, p) for m, (t, p) in s.calibration.modality_bars().items()),
+            adapter=s.adapter.name if s.adapter is not None else None,
         )
         for label, s in spaces.items()
     ]
@@ -87,6 +90,7 @@ def build_plan(
         options=options,
         keyword_threshold=keyword_threshold,
     )
+    plan.notes.extend(n for n in (adapter_note(s) for s in planned_spaces) if n)
     if "keyword" in options.signals and not parsed.keywords:
         plan.notes.append("no words to match by keyword (examples only): vector signal only")
     return plan

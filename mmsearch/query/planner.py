@@ -139,6 +139,10 @@ class PlannedSpace:
     dim: int
     vectors: int
     threshold: float
+    by_modality: tuple[tuple[str, float, float], ...] = ()
+    """Per segment modality: (modality, confident threshold, probable bar)."""
+    adapter: str | None = None
+    """The name of the tuned query adapter applied to query texts (``mmsearch tune``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,7 +237,7 @@ class QueryPlan:
         if self.options.min_score is not None:
             shown = f"calibrated score >= {self.options.min_score:g} on any signal"
         else:
-            per = [f"{s.label} >= {s.threshold:.2f}" for s in self.spaces]
+            per = [_space_bar(s) for s in self.spaces]
             per.append(f"keyword >= {self.keyword_threshold:.2f} with most query words")
             shown = "any of: " + "; ".join(per)
         return shown + (" (weak hits kept)" if self.options.keep_weak else "")
@@ -266,6 +270,20 @@ class QueryPlan:
         }
 
 
+def _space_bar(space: PlannedSpace) -> str:
+    if not space.by_modality:
+        return f"{space.label} >= {space.threshold:.2f}"
+    bars = ", ".join(f"{m} {t:.2f} (probably {p:.2f})" for m, t, p in space.by_modality)
+    return f"{space.label} >= {bars}"
+
+
+def adapter_note(space: PlannedSpace) -> str | None:
+    """What the plan says of a space's tuned adapter, if it has one."""
+    if space.adapter is None:
+        return None
+    return f"query texts in {space.label} go through the tuned adapter {space.adapter!r}"
+
+
 def _space_json(space: PlannedSpace) -> dict[str, Any]:
     return {
         "label": space.label,
@@ -274,6 +292,10 @@ def _space_json(space: PlannedSpace) -> dict[str, Any]:
         "dim": space.dim,
         "vectors": space.vectors,
         "threshold": round(space.threshold, 4),
+        "adapter": space.adapter,
+        "by_modality": {
+            m: {"threshold": round(t, 4), "probable": round(p, 4)} for m, t, p in space.by_modality
+        },
     }
 
 

@@ -10,6 +10,7 @@ through SQL, so a file gone from the catalog never comes back.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sqlite3
 import time
@@ -26,7 +27,8 @@ from mmsearch.contracts import Reranker, SegmentFilter
 from mmsearch.index.report import display_path
 from mmsearch.query.calibration import keyword_calibrated
 from mmsearch.query.explain import build_why, snippet
-from mmsearch.query.fusion import fuse, is_confident
+from mmsearch.query.fusion import fuse
+from mmsearch.query.gate import is_confident, is_probable, modality_key
 from mmsearch.query.hits import Hit
 from mmsearch.query.keyword import KeywordRow, KeywordStats, search_keywords, tokens
 from mmsearch.query.planner import QueryPlan
@@ -282,6 +284,12 @@ class PlanRunner:
             for s in self.plan.spaces
         }
         out[KEYWORD] = self.plan.keyword_threshold if chosen is None else chosen
+        if chosen is not None:
+            return out  # --min-score: one bar for every signal, and no "probably"
+        for space in self.plan.spaces:
+            for modality, threshold, probable in space.by_modality:
+                out[modality_key(vector_signal(space.label), modality)] = threshold
+                out[modality_key(vector_signal(space.label), modality, True)] = probable
         return out
 
     def _result(self, ranked: list[Candidate]) -> SearchResult:
@@ -289,13 +297,17 @@ class PlanRunner:
         options = self.plan.options
         hits: list[Hit] = []
         best_weak: Hit | None = None
-        for candidate in ranked:
+        adapters = {s.label: s.adapter for s in self.plan.spaces if s.adapter is not None}
+        for rank, candidate in enumerate(ranked):
             confident = is_confident(candidate, thresholds)
             kept = confident or options.keep_weak
             if not kept and best_weak is not None:
                 continue  # explanations are built only for what is shown
             why = build_why(candidate, thresholds, options.fusion, confident)
-            hit = _hit(candidate, why, self.raw_paths)
+            if adapters:
+                why["adapters"] = adapters
+            probable = rank == 0 and not confident and is_probable(candidate, thresholds)
+            hit = dataclasses.replace(_hit(candidate, why, self.raw_paths), probable=probable)
             if not confident and best_weak is None:
                 best_weak = hit
             if kept:

@@ -20,6 +20,7 @@ from mmsearch.index.encoding import encode_all
 from mmsearch.index.extraction import extract_file
 from mmsearch.index.report import display_path
 from mmsearch.plugins import Registry
+from mmsearch.query.adapter import NamedAdapter
 from mmsearch.query.calibration import PROBES, Calibration, measure, random_probes
 from mmsearch.store.catalog import Catalog, SpaceInfo
 
@@ -111,9 +112,14 @@ class SpaceSearch:
         self.catalog = catalog
         self.registry = registry
         self.cache = cache
+        self.adapter: NamedAdapter | None = None
+        """The tuned query adapter, applied to query texts (never to stored vectors)."""
 
     def embed_text(self, text: str) -> FloatArray | None:
-        """The text's unit vector, or None when this space's encoder does not embed text."""
+        """The text's unit vector, or None when this space's encoder does not embed text.
+
+        With an active adapter, the adapted vector: tune fits it on text queries only.
+        """
         if "text" not in self.encoder.modalities:
             return None
         key = (self.space.key, "text", text)
@@ -121,7 +127,7 @@ class SpaceSearch:
         if cached is None:
             cached = self._encode("text", [text], f'the query text "{text}"')
             self.cache.put(key, cached)
-        return cached
+        return cached if self.adapter is None else self.adapter.adapter.apply(cached)
 
     def embed_example(self, path: str, max_image_megapixels: float = 100.0) -> FloatArray:
         """The example file's unit vector (the mean of its segments' vectors).
