@@ -65,7 +65,7 @@ def test_thumbnails_are_made_once_and_remade_when_the_file_changes(served: Serve
     assert status == 200 and headers["content-type"] == "image/jpeg" and data[:2] == b"\xff\xd8"
     cached = list(served.db.with_name("catalog.db.thumbs").glob(f"{item_id}-*"))
     assert len(cached) == 1
-    status, headers, icon = served.get("/thumb/999999")
+    status, _, _ = served.get("/thumb/999999")
     assert status == 404
 
 

@@ -30,20 +30,21 @@ def test_no_cors_headers_unless_asked(served: Served) -> None:
     assert "access-control-allow-origin" not in headers
 
 
+MULTIPART = {"Content-Type": "multipart/form-data; boundary=b"}
+
+
 def test_an_oversized_upload_is_refused_before_it_is_read(tmp_path: Path) -> None:
     db, media = make_library(tmp_path)
     served = start_server(db, media, "--max-upload-mb", "0.01", home=tmp_path / "home")
     try:
         body = b'--b\r\nContent-Disposition: form-data; name="image"; filename="x.png"\r\n\r\n'
         body += b"\0" * 200_000 + b"\r\n--b--\r\n"
-        status, _, answer = request(served.url + "/api/v1/search", body,
-                                    {"Content-Type": "multipart/form-data; boundary=b"})  # fmt: skip
+        status, _, answer = request(served.url + "/api/v1/search", body, MULTIPART)
         assert status == 413 and "upload cap" in answer["error"]["message"]
         small = b"\0" * 30_000  # under the header check's slack, over the cap while read
         body = (b"--b\r\nContent-Disposition: form-data; name=\"image\"; filename=\"x.png\""
                 b"\r\n\r\n" + small + b"\r\n--b--\r\n")  # fmt: skip
-        status, _, answer = request(served.url + "/api/v1/search", body,
-                                    {"Content-Type": "multipart/form-data; boundary=b"})  # fmt: skip
+        status, _, answer = request(served.url + "/api/v1/search", body, MULTIPART)
         assert status == 413, answer
     finally:
         stop_server(served)
@@ -59,7 +60,7 @@ def test_with_a_token_every_request_must_carry_it(tmp_path: Path) -> None:
     served = start_server(db, media, "--token", "s3cret-token", home=tmp_path / "home")
     try:
         for path in ("/api/v1/status", "/api/v1/search?q=car", "/media/1", "/thumb/1", "/"):
-            status, _, body = served.get(path)
+            status, _, _ = served.get(path)
             assert status == 401, path
         status, _, _ = served.get("/api/v1/status", {"Authorization": "Bearer wrong"})
         assert status == 401
