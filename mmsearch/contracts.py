@@ -166,7 +166,11 @@ class Extractor(ABC):
     The engine picks an extractor by content first (``signatures``, or an
     overridden ``sniff``) and by extension second, so a PNG named ``.txt`` is
     still read as an image, and a ``.jpg`` that holds no image is skipped with
-    a clear reason instead of crashing a decoder.
+    a clear reason instead of crashing a decoder. That extractor sets the item's
+    media type; every other extractor whose ``contributes_to`` holds it runs on
+    the file too, and the catalog records which extractor made each segment.
+    A file is done when all of them have run; one that skips or fails costs only
+    its own segments.
     """
 
     name: ClassVar[str]
@@ -176,6 +180,13 @@ class Extractor(ABC):
     """Lower-case extensions without the dot."""
     signatures: ClassVar[tuple[bytes, ...]] = ()
     """Magic byte prefixes; empty when the format has none (plain text)."""
+    contributes_to: ClassVar[frozenset[MediaType]] = frozenset()
+    """Media types of files that *another* extractor identified, to which this one adds its
+    own segments: a speech extractor with ``{"video"}`` transcribes a video's audio track
+    while the video extractor reads its frames. Empty: it reads only the files it identifies."""
+    version: ClassVar[str] = "1"
+    """Bump when what it extracts changes: files it read are read again by it alone,
+    keeping the other extractors' segments."""
 
     def sniff(self, head: bytes) -> bool:
         """Whether the first bytes of a file look like this extractor's format."""

@@ -26,7 +26,19 @@ from mmsearch.cli import cli
 from mmsearch.errors import CatalogMissingError
 from mmsearch.plugins import Registry
 
-HEAD = "0003"
+
+def _head() -> str:
+    """The newest catalog revision the installed migrations know."""
+    from importlib import resources
+
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory(str(resources.files("mmsearch.migrations"))).get_current_head()
+    assert head is not None
+    return head
+
+
+HEAD = _head()
 
 
 def run(*args: str | Path, env: dict[str, str] | None = None) -> Result:
@@ -137,10 +149,16 @@ def test_read_only_query_rebuilds_a_missing_index_and_answers(
 
 
 def _downgrade_to_0002(db: Path) -> None:
-    with sqlite3.connect(db) as conn:
-        conn.execute("DROP TABLE space_digests")
-        conn.execute("UPDATE alembic_version SET version_num = '0002'")
-    conn.close()
+    """The catalog as mmsearch at revision 0002 left it, through the migrations' downgrades."""
+    from alembic import command
+    from sqlalchemy import create_engine
+
+    from mmsearch.store.database import _alembic_config
+
+    engine = create_engine(f"sqlite:///{db}")
+    with engine.begin() as conn:
+        command.downgrade(_alembic_config(conn), "0002")
+    engine.dispose()
 
 
 def test_an_older_schema_is_not_migrated_by_a_read_only_command(

@@ -5,11 +5,12 @@ from __future__ import annotations
 import errno
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 from mmsearch.contracts import Annotator, Extractor, Segment, SkipFile, Source
 from mmsearch.index.oserrors import file_error
+from mmsearch.store.catalog import ExtractorRun
 
 log = logging.getLogger(__name__)
 
@@ -23,12 +24,20 @@ class Extracted:
 
     content_hash: str | None = None
     extractor: Extractor | None = None
+    """The extractor that identified the file (its media type is the item's)."""
     segments: list[Segment] = field(default_factory=list)
     status: str = "done"  # done | skipped | failed
     reason: str | None = None
     detail: str | None = None
     once: bool = False
     """The detail is the same for every file with this reason: print it once."""
+    made_by: list[str] = field(default_factory=list)
+    """The name of the extractor of each segment, parallel to ``segments``."""
+    runs: list[ExtractorRun] = field(default_factory=list)
+    """Each extractor that ran on the file, and how it did."""
+    rerun: frozenset[str] | None = None
+    """None: the whole file was read. Else only these extractors ran; the item keeps the
+    segments of the others."""
 
 
 def content_hash(source: Source) -> tuple[str, bytes]:
@@ -117,26 +126,93 @@ def _record_error(outcome: Extracted, exc: Exception, source: Source) -> None:
     outcome.detail = f"{name} raised {type(exc).__name__}: {exc}; report it to the plugin's authors"
 
 
+def companions(extractors: Sequence[Extractor], primary: Extractor) -> list[Extractor]:
+    """The other extractors that add segments to a file ``primary`` identified, by name."""
+    found = [e for e in extractors if e is not primary and primary.media_type in e.contributes_to]
+    return sorted(found, key=lambda e: e.name)
+
+
 def extract_file(
-    extractors: Sequence[Extractor], source: Source, annotators: Sequence[Annotator] = ()
+    extractors: Sequence[Extractor],
+    source: Source,
+    annotators: Sequence[Annotator] = (),
+    only: Collection[str] | None = None,
 ) -> Extracted:
-    """Hash, identify, extract and annotate one file; never raises for a bad file."""
-    outcome = Extracted()
+    """Hash, identify, extract and annotate one file; never raises for a bad file.
+
+    Every extractor for the file runs (the one that identified it, then its
+    companions); with ``only``, just those named, for a file whose other
+    extractors' segments are kept. A file is done when any extractor gave
+    segments; the others' skips and failures are kept in ``runs``.
+    """
+    outcome = Extracted(rerun=None if only is None else frozenset(only))
     try:
         outcome.content_hash, head = content_hash(source)
         if not head:
             raise SkipFile("empty file", "the file is empty (0 bytes)")
         outcome.extractor = choose_extractor(extractors, head, source.path)
-        outcome.segments = list(outcome.extractor.extract(source))
-        if not outcome.segments:
-            raise SkipFile("no content", "the file holds nothing to index")
-        if annotators:
-            outcome.segments = annotate(annotators, outcome.segments, source)
+        chain = [outcome.extractor, *companions(extractors, outcome.extractor)]
+        for extractor in chain:
+            if only is None or extractor.name in only:
+                _run_one(extractor, source, annotators, outcome)
+        _settle(outcome)
     except SkipFile as skip:
         outcome.status, outcome.reason, outcome.detail = "skipped", skip.reason, skip.detail
         outcome.once = skip.once
+    except _Unreadable as unreadable:
+        outcome.status = "skipped"
+        outcome.reason, outcome.detail = file_error(unreadable.error, source.path)
     except Exception as exc:  # a plugin bug must cost one file, not the run
         _record_error(outcome, exc, source)
     if outcome.status != "done":
-        outcome.segments = []
+        outcome.segments, outcome.made_by = [], []
     return outcome
+
+
+class _Unreadable(Exception):
+    """The file itself could not be read (permissions, I/O): no extractor can do better."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _run_one(
+    extractor: Extractor, source: Source, annotators: Sequence[Annotator], outcome: Extracted
+) -> None:
+    """Run one extractor, adding its segments and its run to ``outcome``."""
+    status, reason, detail = "done", None, None
+    try:
+        segments = list(extractor.extract(source))
+        if not segments:
+            raise SkipFile("no content", "the file holds nothing to index")
+        if annotators:
+            segments = annotate(annotators, segments, source)
+        outcome.segments.extend(segments)
+        outcome.made_by.extend([extractor.name] * len(segments))
+    except SkipFile as skip:
+        status, reason, detail = "skipped", skip.reason, skip.detail
+        outcome.once = outcome.once or (skip.once and extractor is outcome.extractor)
+    except OSError as exc:
+        if exc.errno in _ACCESS_ERRORS:
+            raise _Unreadable(exc) from exc
+        status, reason, detail = "failed", "extractor error", _raised(extractor.name, exc, source)
+    except Exception as exc:  # one extractor's bug costs only its own segments
+        status, reason, detail = "failed", "extractor error", _raised(extractor.name, exc, source)
+    outcome.runs.append(ExtractorRun(extractor.name, extractor.version, status, reason, detail))
+
+
+def _settle(outcome: Extracted) -> None:
+    """The file's status from its runs: done if any gave segments, else the first one's."""
+    if outcome.segments or (outcome.rerun is not None and outcome.runs):
+        return  # a partial rerun keeps the item done: the other extractors' segments stand
+    first = outcome.runs[0] if outcome.runs else None
+    if first is None:
+        return
+    outcome.status = first.status
+    outcome.reason, outcome.detail = first.reason, first.detail
+
+
+def _raised(name: str, exc: Exception, source: Source) -> str:
+    log.debug("extractor %s raised on %s", name, source.display, exc_info=True)
+    return f"{name} raised {type(exc).__name__}: {exc}; report it to the plugin's authors"

@@ -29,12 +29,13 @@ from mmsearch.contracts import (
 from mmsearch.faults import fault_point
 from mmsearch.index.extraction import Extracted, content_hash, extract_file
 from mmsearch.index.pipeline import BatchEncoder, Pending, extract_in_order
-from mmsearch.index.recovery import must_reread, skip_key
+from mmsearch.index.recovery import RETRIED_EVERY_RUN, must_reread, skip_key
 from mmsearch.index.report import FileProblem, IndexReport, display_path
 from mmsearch.index.rootguard import ROOT_UNAVAILABLE, RootState, identity_of, refusal
 from mmsearch.index.scanner import ScannedFile, Scanner, ScanResult
 from mmsearch.store.catalog import (
     Catalog,
+    ExtractorRun,
     ItemRecord,
     KnownItem,
     NewSegment,
@@ -77,6 +78,8 @@ class _Plan:
     todo: list[tuple[ScannedFile, KnownItem | None]]
     gone: dict[bytes, KnownItem]
     backfill: list[tuple[ScannedFile, KnownItem]] = field(default_factory=list)
+    partial: list[tuple[ScannedFile, KnownItem, frozenset[str]]] = field(default_factory=list)
+    """Indexed items that only some extractors must read again (new, changed or failed)."""
     known: int = 0
     """Items the catalog held under the root."""
     found: int = 0
@@ -139,6 +142,7 @@ class RootIndexer:
         self._remove(plan.gone)
         work = [_Work(scanned, existing) for scanned, existing in plan.todo]
         work += [_Work(scanned, item, backfill=True) for scanned, item in plan.backfill]
+        work += [_Work(scanned, item, only=names) for scanned, item, names in plan.partial]
         self._process(root, root_id, work, progress)
 
     # -- is the root there? -------------------------------------------------
@@ -180,12 +184,22 @@ class RootIndexer:
         known = self.catalog.known_items(root_id)
         count = len(known)
         missing = self.catalog.items_missing_space(self.ctx.space.id, root_id)
+        runs = self.catalog.extractor_runs(root_id)
         todo: list[tuple[ScannedFile, KnownItem | None]] = []
         backfill: list[tuple[ScannedFile, KnownItem]] = []
+        partial: list[tuple[ScannedFile, KnownItem, frozenset[str]]] = []
         for scanned in files:
             item = known.pop(scanned.relpath, None)
+            stale = frozenset() if item is None else self._stale(item, runs.get(item.id, {}))
             if item is None or not self._unchanged(item, scanned):
                 todo.append((scanned, item))
+            elif stale:
+                # Read again by the extractors that are new, changed or failed; the rest stand.
+                # Not yet in this space either: read it whole, once.
+                if item.id in missing:
+                    todo.append((scanned, item))
+                else:
+                    partial.append((scanned, item, stale))
             elif item.id in missing:
                 backfill.append((scanned, item))  # indexed, but not yet in this space
             else:
@@ -198,7 +212,33 @@ class RootIndexer:
             for rel, item in known.items()
             if not hidden_everything and not rel.startswith(prefixes)
         }
-        return _Plan(todo, gone, backfill, known=count, found=count - len(known))
+        return _Plan(todo, gone, backfill, partial, known=count, found=count - len(known))
+
+    def _stale(self, item: KnownItem, runs: dict[str, ExtractorRun]) -> frozenset[str]:
+        """The extractors of a done item that must run on it again: new, changed, or failed."""
+        if item.status != "done":
+            return frozenset()
+        return frozenset(
+            e.name for e in self._extractors_of(item) if self._must_rerun(e, runs.get(e.name))
+        )
+
+    def _must_rerun(self, extractor: Extractor, run: ExtractorRun | None) -> bool:
+        """New to the item, at another version, or failed or skipped where asked to retry."""
+        if run is None or run.version != extractor.version:
+            return True
+        opts = self.options
+        if run.status == "failed":
+            return opts.retry_failed
+        return run.status == "skipped" and (opts.retry_skipped or run.reason in RETRIED_EVERY_RUN)
+
+    def _extractors_of(self, item: KnownItem) -> list[Extractor]:
+        """The installed extractors that read an item: the one that identified it, companions."""
+        return [
+            e
+            for e in self.ctx.extractors
+            if e.name == item.extractor
+            or (item.media_type is not None and item.media_type in e.contributes_to)
+        ]
 
     def _unchanged(self, item: KnownItem, scanned: ScannedFile) -> bool:
         if item.size != scanned.size or item.mtime_ns != scanned.mtime_ns:
@@ -262,7 +302,11 @@ class RootIndexer:
             budget=self.options.file_timeout,
         )
         for done, (item, outcome) in enumerate(extracted, start=1):
-            batch.append(Pending(item.scanned, item.existing, outcome, backfill=item.backfill))
+            batch.append(
+                Pending(
+                    item.scanned, item.existing, outcome, backfill=item.backfill, only=item.only
+                )
+            )
             if len(batch) >= self.options.commit_every:
                 self._commit(root, root_id, batch)
                 batch = []
@@ -275,24 +319,32 @@ class RootIndexer:
         self, root: bytes, work: _Work, stored: dict[int, list[StoredSegment]]
     ) -> Extracted:
         if work.backfill and work.existing is not None:
-            reused = _from_stored(stored.get(work.existing.id, []))
+            reused = _from_stored(stored.get(work.existing.id, []), work.existing.extractor)
             if reused is not None:
                 return reused  # text is in the catalog: no need to read the file again
         path = _join(root, work.scanned.relpath)
         source = Source(path, display_path(path), work.scanned.size, self.options.settings)
-        return extract_file(self.ctx.extractors, source, self.ctx.annotators)
+        return extract_file(self.ctx.extractors, source, self.ctx.annotators, work.only)
 
     def _record(self, root: bytes, pending: Pending) -> ItemRecord:
         extracted, scanned = pending.extracted, pending.scanned
         status, reason, detail = extracted.status, extracted.reason, extracted.detail
         segments: tuple[NewSegment, ...] = ()
-        if status == "done" and pending.error:
+        runs = tuple(extracted.runs)
+        path = _join(root, scanned.relpath)
+        if status == "done" and pending.error and extracted.rerun is not None:
+            # Only some extractors ran: theirs fail, the others' segments stand.
+            runs = tuple(
+                ExtractorRun(r.extractor, r.version, "failed", "encoder error", pending.error)
+                for r in runs
+            )
+        elif status == "done" and pending.error:
             status, reason, detail = "failed", "encoder error", pending.error
         elif status == "done":
             segments = pending.new_segments()
-        self._tell(
-            _join(root, scanned.relpath), status, reason or status, detail or "", extracted.once
-        )
+        self._tell(path, status, reason or status, detail or "", extracted.once)
+        if status == "done":
+            self._tell_shortfalls(path, _shortfalls(runs, extracted))
         extractor = extracted.extractor
         return ItemRecord(
             relpath=scanned.relpath,
@@ -308,14 +360,38 @@ class RootIndexer:
             segments=segments,
             existing_id=pending.existing.id if pending.existing else None,
             skip_key=self.ctx.skip_key if status == "skipped" else None,
+            runs=runs if status == "done" else (),
+            rerun=extracted.rerun if status == "done" else None,
         )
+
+    def _tell_shortfalls(self, path: bytes, runs: list[ExtractorRun]) -> None:
+        """Say which extractors a done file lacks: it is indexed without their segments."""
+        shown = display_path(path)
+        for run in runs:
+            detail = f"indexed without {run.extractor}'s part: {run.detail or run.reason}"
+            self.report.partial.append(FileProblem(shown, run.reason or run.status, detail, path))
+            log.warning("partly indexed %s: %s", shown, detail)
 
     def _commit(self, root: bytes, root_id: int, batch: list[Pending]) -> None:
         self.batch_encoder.encode(batch)
-        fresh = [p for p in batch if not (p.backfill and self._backfill(root, p))]
+        fresh = [
+            p
+            for p in batch
+            if not (p.backfill and self._backfill(root, p))
+            and not (p.only is not None and self._kept_as_was(root, p))
+        ]
         records = [self._record(root, pending) for pending in fresh]
         self.report.segments += self.writer.write_items(root_id, records)
         self.report.indexed += sum(1 for r in records if r.status == "done")
+
+    def _kept_as_was(self, root: bytes, pending: Pending) -> bool:
+        """A partial rerun that could not read the file (timeout, unreadable) changes nothing."""
+        if pending.extracted.status == "done":
+            return False
+        reason = pending.extracted.reason or "skipped"
+        detail = f"{pending.extracted.detail or reason}; what was indexed of it is kept"
+        self._tell(_join(root, pending.scanned.relpath), "skipped", reason, detail, False)
+        return True
 
     def _backfill(self, root: bytes, pending: Pending) -> bool:
         """Add this space's vectors to an indexed item; False if it must be redone instead."""
@@ -332,10 +408,11 @@ class RootIndexer:
             )
             return True
         stored = self.catalog.stored_segments([pending.existing.id]).get(pending.existing.id, [])
-        if len(stored) != len(pending.extracted.segments):
+        pairs = _match_stored(stored, pending.extracted.made_by, pending.existing.extractor)
+        if pairs is None:
             return False  # it changed under the same size and mtime: index it afresh
-        vectors = np.stack([pending.vectors[i] for i in range(len(stored))])
-        self.writer.add_vectors([s.id for s in stored], vectors)
+        vectors = np.stack([pending.vectors[i] for _, i in pairs])
+        self.writer.add_vectors([segment_id for segment_id, _ in pairs], vectors)
         self.report.reembedded += 1
         return True
 
@@ -366,9 +443,24 @@ class _Work:
     scanned: ScannedFile
     existing: KnownItem | None
     backfill: bool = False
+    only: frozenset[str] | None = None
+    """Run only these extractors on it, keeping the other extractors' segments."""
 
 
-def _from_stored(stored: list[StoredSegment]) -> Extracted | None:
+def _shortfalls(runs: tuple[ExtractorRun, ...], extracted: Extracted) -> list[ExtractorRun]:
+    """What a done file lacks: extractors that failed, or the identifying one that skipped.
+
+    A companion that skips (a video without sound has no speech) lacks nothing.
+    """
+    primary = extracted.extractor.name if extracted.extractor else None
+    return [
+        r
+        for r in runs
+        if r.status == "failed" or (r.status == "skipped" and r.extractor == primary)
+    ]
+
+
+def _from_stored(stored: list[StoredSegment], primary: str | None) -> Extracted | None:
     """Rebuild a text-only item's segments from the catalog, or None if it has others."""
     if not stored or any(s.modality != "text" or s.text is None for s in stored):
         return None
@@ -376,7 +468,26 @@ def _from_stored(stored: list[StoredSegment]) -> Extracted | None:
         Segment(s.kind, "text", s.text, s.text, s.start, s.end, s.char_start, s.char_end)
         for s in stored
     ]
-    return Extracted(segments=segments)
+    return Extracted(segments=segments, made_by=[s.extractor or primary or "" for s in stored])
+
+
+def _match_stored(
+    stored: list[StoredSegment], made_by: list[str], primary: str | None
+) -> list[tuple[int, int]] | None:
+    """Pair stored segment ids with freshly extracted segments, extractor by extractor.
+
+    Each extractor's segments are matched in order; None when any extractor gave
+    another number of them than the catalog holds (the file changed unseen).
+    """
+    fresh: dict[str, list[int]] = defaultdict(list)
+    for i, name in enumerate(made_by):
+        fresh[name].append(i)
+    kept: dict[str, list[int]] = defaultdict(list)
+    for segment in stored:
+        kept[segment.extractor or primary or ""].append(segment.id)
+    if kept.keys() != fresh.keys() or any(len(kept[k]) != len(fresh[k]) for k in kept):
+        return None
+    return [pair for name in kept for pair in zip(kept[name], fresh[name], strict=True)]
 
 
 def _join(root: bytes, rel: bytes) -> bytes:

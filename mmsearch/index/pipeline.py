@@ -37,6 +37,8 @@ class Pending:
     extracted: Extracted
     backfill: bool = False
     """The item is indexed already and only needs vectors in this run's space."""
+    only: frozenset[str] | None = None
+    """The item is indexed already and only these extractors ran on it again."""
     error: str | None = None
     vectors: dict[int, FloatArray] = field(default_factory=dict)
 
@@ -47,6 +49,7 @@ class Pending:
 
     def new_segments(self) -> tuple[NewSegment, ...]:
         """The file's segments with their vectors, ready to store."""
+        made_by = self.extracted.made_by
         return tuple(
             NewSegment(
                 i,
@@ -58,6 +61,7 @@ class Pending:
                 s.char_start,
                 s.char_end,
                 self.vectors[i],
+                made_by[i] if i < len(made_by) else None,
             )
             for i, s in enumerate(self.extracted.segments)
         )

@@ -46,6 +46,8 @@ class IndexReport:
     segments: int = 0
     skipped: list[FileProblem] = field(default_factory=list)
     failed: list[FileProblem] = field(default_factory=list)
+    partial: list[FileProblem] = field(default_factory=list)
+    """Files indexed without one of their extractors' segments (it failed or skipped)."""
     unavailable: list[FileProblem] = field(default_factory=list)
     """Roots refused as missing, empty or replaced: nothing under them changed (exit 1)."""
     seconds: float = 0.0
@@ -66,6 +68,7 @@ class IndexReport:
             "segments": self.segments,
             "skipped": self.skipped_counts(),
             "failed": [p.to_json() for p in self.failed],
+            "partial": [p.to_json() for p in self.partial],
             "unavailable": [p.to_json() for p in self.unavailable],
             "seconds": round(self.seconds, 3),
             "space": self.space,
@@ -84,6 +87,8 @@ class IndexReport:
             lines.append(f"skipped {count}: {reason}")
         if self.failed:
             lines.append(f"failed {len(self.failed)} (listed above)")
+        if self.partial:
+            lines.append(f"partly indexed {len(self.partial)} (listed above)")
         if self.unavailable:
             lines.append(f"refused {len(self.unavailable)} root(s): unavailable (said above)")
         return lines

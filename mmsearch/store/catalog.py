@@ -18,7 +18,7 @@ from mmsearch.contracts import Encoder, FloatArray, IdArray
 from mmsearch.errors import CatalogError
 from mmsearch.faults import fault_point
 from mmsearch.store.catalog_file import damaged, is_damage, open_catalog_engine
-from mmsearch.store.schema import Item, Root, Segment, Setting, Space, Vector
+from mmsearch.store.schema import Item, ItemExtractor, Root, Segment, Setting, Space, Vector
 from mmsearch.store.space_digests import DigestTracker, start_digest
 
 ACTIVE_SPACE = "active_space"
@@ -43,6 +43,20 @@ class KnownItem:
     reason: str | None = None
     skip_key: str | None = None
     """For a skipped item, the fingerprint of what it was skipped under."""
+    media_type: str | None = None
+    extractor: str | None = None
+    """The extractor that identified the file."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExtractorRun:
+    """How one extractor did on one file: what the catalog keeps per (item, extractor)."""
+
+    extractor: str
+    version: str
+    status: str  # done | skipped | failed
+    reason: str | None = None
+    detail: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +72,8 @@ class StoredSegment:
     end: float | None
     char_start: int | None
     char_end: int | None
+    extractor: str | None = None
+    """The extractor that made it (None only in catalogs from before extractors were kept)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +102,7 @@ class NewSegment:
     char_start: int | None
     char_end: int | None
     vector: FloatArray
+    extractor: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +122,11 @@ class ItemRecord:
     segments: tuple[NewSegment, ...] = ()
     existing_id: int | None = None
     skip_key: str | None = None
+    runs: tuple[ExtractorRun, ...] = ()
+    """The extractors that ran on the file this time, and how each did."""
+    rerun: frozenset[str] | None = None
+    """None: every segment and run of an existing item is replaced. Else only those of the
+    named extractors; the other extractors' segments stay."""
 
 
 _SPACE_COLUMNS = (
@@ -213,14 +235,13 @@ class Catalog:
         with self.engine.begin() as conn:
             digests = DigestTracker(conn)
             digests.touch(space_id)
-            existing = [r.existing_id for r in records if r.existing_id is not None]
-            if existing:
-                replaced = self.segment_ids_of(conn, existing)
-                digests.removing_segments(replaced)
-                conn.execute(delete(Segment).where(Segment.item_id.in_(existing)))
+            replaced = self._clear_replaced(conn, records)
+            digests.removing_segments(replaced)
             for record in records:
                 item_id = self._upsert_item(conn, root_id, record, now)
-                ids = self._insert_segments(conn, item_id, space_id, record.segments)
+                self._insert_runs(conn, item_id, record.runs)
+                first = self._next_ordinal(conn, item_id) if record.rerun is not None else 0
+                ids = self._insert_segments(conn, item_id, space_id, record.segments, first)
                 new_ids.extend(ids)
                 new_vectors.extend(seg.vector for seg in record.segments)
             vectors: FloatArray = (
@@ -232,6 +253,63 @@ class Catalog:
             digests.commit()
             fault_point("mid-batch-transaction")
         return replaced, np.asarray(new_ids, dtype=np.int64), vectors
+
+    def _clear_replaced(self, conn: Connection, records: Sequence[ItemRecord]) -> list[int]:
+        """Delete what the records replace (segments, extractor runs); the segment ids."""
+        whole = [r.existing_id for r in records if r.existing_id is not None and r.rerun is None]
+        replaced = self.segment_ids_of(conn, whole)
+        for chunk in chunks(whole):
+            conn.execute(delete(Segment).where(Segment.item_id.in_(chunk)))
+            conn.execute(delete(ItemExtractor).where(ItemExtractor.item_id.in_(chunk)))
+        for record in records:
+            if record.existing_id is None or record.rerun is None:
+                continue
+            names = sorted(record.rerun)
+            mine = (Segment.item_id == record.existing_id) & Segment.extractor.in_(names)
+            replaced.extend(conn.scalars(select(Segment.id).where(mine)))
+            conn.execute(delete(Segment).where(mine))
+            conn.execute(
+                delete(ItemExtractor).where(
+                    ItemExtractor.item_id == record.existing_id, ItemExtractor.extractor.in_(names)
+                )
+            )
+        return replaced
+
+    def _next_ordinal(self, conn: Connection, item_id: int) -> int:
+        """The ordinal after the item's kept segments, so new ones sort after them."""
+        last = conn.scalar(select(func.max(Segment.ordinal)).where(Segment.item_id == item_id))
+        return 0 if last is None else int(last) + 1
+
+    def _insert_runs(self, conn: Connection, item_id: int, runs: Sequence[ExtractorRun]) -> None:
+        if runs:
+            conn.execute(
+                insert(ItemExtractor).prefix_with("OR REPLACE"),
+                [
+                    {
+                        "item_id": item_id,
+                        "extractor": r.extractor,
+                        "version": r.version,
+                        "status": r.status,
+                        "reason": r.reason,
+                        "detail": r.detail,
+                    }
+                    for r in runs
+                ],
+            )
+
+    def extractor_runs(self, root_id: int) -> dict[int, dict[str, ExtractorRun]]:
+        """Each item's extractor runs under a root, by item id and extractor name."""
+        stmt = (
+            select(ItemExtractor)
+            .join(Item, Item.id == ItemExtractor.item_id)
+            .where(Item.root_id == root_id)
+        )
+        out: dict[int, dict[str, ExtractorRun]] = {}
+        with self.engine.connect() as conn:
+            for row in conn.execute(stmt):
+                run = ExtractorRun(row.extractor, row.version, row.status, row.reason, row.detail)
+                out.setdefault(row.item_id, {})[row.extractor] = run
+        return out
 
     def _upsert_item(self, conn: Connection, root_id: int, record: ItemRecord, now: float) -> int:
         values = {
@@ -254,14 +332,20 @@ class Catalog:
         return int(conn.execute(stmt).inserted_primary_key[0])  # type: ignore[index]
 
     def _insert_segments(
-        self, conn: Connection, item_id: int, space_id: int, segments: Sequence[NewSegment]
+        self,
+        conn: Connection,
+        item_id: int,
+        space_id: int,
+        segments: Sequence[NewSegment],
+        first_ordinal: int = 0,
     ) -> list[int]:
         if not segments:
             return []
         rows = [
             {
                 "item_id": item_id,
-                "ordinal": s.ordinal,
+                "ordinal": first_ordinal + s.ordinal,
+                "extractor": s.extractor,
                 "kind": s.kind,
                 "modality": s.modality,
                 "start": s.start,
@@ -315,6 +399,7 @@ class Catalog:
             Segment.end,
             Segment.char_start,
             Segment.char_end,
+            Segment.extractor,
         )
         with self.engine.connect() as conn:
             for chunk in chunks(item_ids):
@@ -335,6 +420,7 @@ class Catalog:
                             row.end,
                             row.char_start,
                             row.char_end,
+                            row.extractor,
                         )
                     )
         return out

@@ -83,8 +83,25 @@ class Segment(Base):
     char_start: Mapped[int | None] = mapped_column(Integer)
     char_end: Mapped[int | None] = mapped_column(Integer)
     text: Mapped[str | None] = mapped_column(Text)
+    extractor: Mapped[str | None] = mapped_column(String(64))
+    """The extractor that made it: a file's extractors each replace only their own."""
 
     item: Mapped[Item] = relationship(back_populates="segments")
+
+
+class ItemExtractor(Base):
+    """How one extractor did on one item: a file is done when all its extractors ran."""
+
+    __tablename__ = "item_extractors"
+
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("items.id", ondelete="CASCADE"), primary_key=True
+    )
+    extractor: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))  # done | skipped | failed
+    reason: Mapped[str | None] = mapped_column(Text)
+    detail: Mapped[str | None] = mapped_column(Text)
 
 
 class Space(Base):

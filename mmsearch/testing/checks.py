@@ -52,6 +52,12 @@ def extractor_capability_problems(extractor: Extractor) -> list[str]:
         out.append(f"extensions must be lower case without the dot: {sorted(bad)}")
     if not all(isinstance(sig, bytes) and sig for sig in extractor.signatures):
         out.append("signatures must be non-empty bytes prefixes")
+    if not isinstance(extractor.contributes_to, frozenset) or not all(
+        kind in MEDIA_TYPES for kind in extractor.contributes_to
+    ):
+        out.append(f"contributes_to must be a frozenset of media types from {sorted(MEDIA_TYPES)}")
+    if not isinstance(extractor.version, str) or not extractor.version.strip():
+        out.append("version must be a non-empty string")
     return out
 
 

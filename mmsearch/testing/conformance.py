@@ -27,6 +27,7 @@ from mmsearch.contracts import (
     Encoder,
     Extractor,
     ExtractSettings,
+    MediaType,
     Modality,
     Segment,
     Source,
@@ -310,12 +311,34 @@ class ExtractorConformance(_RegistrationCheck):
         """The engine picks it for its own files, by content where it can sniff them."""
         from mmsearch.index.extraction import HEAD_BYTES, choose_extractor
 
+        if not extractor.extensions and not extractor.identifies_by_content:
+            if not extractor.contributes_to:
+                pytest.fail("it claims no extension, sniffs nothing and contributes to nothing")
+            pytest.skip("a companion only: it never identifies a file itself")
         for sample in extractor_samples:
             head = sample.read_bytes()[:HEAD_BYTES]
             if extractor.identifies_by_content:
                 assert extractor.sniff(head), f"sniff() does not recognise {sample.name}"
             chosen = choose_extractor([extractor], head, os.fsencode(sample))
             assert chosen is extractor, f"{sample.name} was not given to {extractor.name}"
+
+    def test_runs_beside_the_extractor_that_identified_a_file(
+        self, extractor: Extractor, extractor_samples: list[Path]
+    ) -> None:
+        """With ``contributes_to``, it adds its segments, marked as its own, to such files."""
+        from mmsearch.index.extraction import extract_file
+
+        if not extractor.contributes_to:
+            pytest.skip("not a companion of other extractors")
+        for media_type in sorted(extractor.contributes_to):
+            for sample in extractor_samples:
+                first = _identifier(media_type, sample.suffix.lstrip("."))
+                outcome = extract_file([first, extractor], source_for(sample))
+                mine = [n for n in outcome.made_by if n == extractor.name]
+                assert outcome.status == "done" and mine, (
+                    f"{sample.name}, identified as {media_type}: no segments from "
+                    f"{extractor.name} ({outcome.reason}: {outcome.detail})"
+                )
 
     def test_does_not_sniff_arbitrary_bytes(self, extractor: Extractor) -> None:
         """sniff() says no to empty input, random bytes and (for non-text formats) prose."""
@@ -372,6 +395,20 @@ class ExtractorConformance(_RegistrationCheck):
             tmp_path, extractors=[extractor], encoder=FakeEncoder(), samples=extractor_samples
         )
         _fail_if(run.problems(), "the hostile corpus broke the skip-with-a-reason rule")
+
+
+def _identifier(media: MediaType, extension: str) -> Extractor:
+    """An extractor that identifies files by ``extension`` as ``media`` and yields nothing."""
+
+    class Identifier(Extractor):
+        name: ClassVar[str] = f"kit-{media}-identifier"
+        media_type: ClassVar[MediaType] = media
+        extensions: ClassVar[frozenset[str]] = frozenset({extension})
+
+        def extract(self, source: Source) -> list[Segment]:
+            return []
+
+    return Identifier()
 
 
 class AnnotatorConformance(_RegistrationCheck):
