@@ -83,7 +83,9 @@ def encode_all(encoder: Encoder, modality: Modality, contents: Sequence[Any]) ->
     if modality not in encoder.modalities:
         message = f"encoder {encoder.encoder_id} cannot embed {modality}"
         return Encoded(out, [message] * len(contents))
-    step = max(1, encoder.batch_size)
+    # One input needs no batching, and asking a torch encoder its batch size imports torch
+    # (to look for a GPU): a query's one text would pay seconds for nothing.
+    step = max(1, encoder.batch_size) if len(contents) > 1 else 1
     for start in range(0, len(contents), step):
         _encode_range(encoder, modality, contents[start : start + step], out, errors, start)
     return Encoded(out, errors)

@@ -14,6 +14,7 @@ from mmsearch_offline import identity, weights
 if TYPE_CHECKING:  # the heavy modules load with the weights, on first use
     from mmsearch_offline.conse import Conse
     from mmsearch_offline.image_model import ImageModel
+    from mmsearch_offline.onnx_text import OnnxTextModel
     from mmsearch_offline.text_model import TextModel
 
 FloatArray = npt.NDArray[np.float32]
@@ -45,7 +46,7 @@ class OfflineEncoder(Encoder):
         self.checkpoint = identity.checkpoint(top, prompt)
         self.dim = identity.DIM
         self._batch_size: int | None = None
-        self._text: TextModel | None = None
+        self._text: TextModel | OnnxTextModel | None = None
         self._image: ImageModel | None = None
         self._conse: Conse | None = None
 
@@ -91,7 +92,7 @@ class OfflineEncoder(Encoder):
             return conse.project(image_model.probabilities(contents))
         raise ValueError(f"the offline encoder embeds images and text, not {modality}")
 
-    def _text_model(self) -> TextModel:
+    def _text_model(self) -> TextModel | OnnxTextModel:
         if self._text is None:
             from mmsearch_offline import models
 

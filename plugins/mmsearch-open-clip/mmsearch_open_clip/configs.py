@@ -52,10 +52,15 @@ def _shortest(size: Any) -> int:
     return min(size) if isinstance(size, list | tuple) else int(size)
 
 
+def config_file(name: str) -> Path | None:
+    """The JSON config that defines the architecture, or None."""
+    return _config_files().get(name.replace("/", "-"))
+
+
 @cache
 def arch_info(name: str) -> ArchInfo | None:
     """The architecture's vector size and input size, or None if no config defines it."""
-    path = _config_files().get(name.replace("/", "-"))
+    path = config_file(name)
     if path is None:
         return None
     config = json.loads(path.read_text(encoding="utf-8"))

@@ -15,6 +15,7 @@ from mmsearch_open_clip.hardware import CPU_BATCH_SIZE
 from mmsearch_open_clip.weights import unavailable_reason
 
 if TYPE_CHECKING:
+    from mmsearch_open_clip.onnx_text import OnnxTextTower
     from mmsearch_open_clip.runtime import LoadedModel
 
 
@@ -47,6 +48,8 @@ class OpenClipEncoder(Encoder):
         self._loaded: LoadedModel | None = None
         self._load_error: str | None = None
         self._lock = threading.Lock()
+        self._onnx: OnnxTextTower | None = None
+        self._onnx_tried = False
 
     def configure(self, checkpoint: str) -> OpenClipEncoder:
         """The same encoder with other weights (``--model``); loads nothing."""
@@ -98,10 +101,32 @@ class OpenClipEncoder(Encoder):
                 except Exception as exc:
                     self._load_error = f"loading {self.choice.label} failed: {exc}"
                     raise
+                self._export_text_tower(self._loaded)
             return self._loaded
+
+    def _export_text_tower(self, loaded: LoadedModel) -> None:
+        """Leave an ONNX copy of the text tower for later processes (once per model)."""
+        from mmsearch_open_clip.onnx_export import export_text_tower
+
+        export_text_tower(loaded.texts, self.choice, self.dim)
+
+    def text_tower(self) -> OnnxTextTower | None:
+        """The ONNX copy of the text tower, when one was made and the torch model is not in
+        memory: a query then embeds its words without importing torch or open_clip."""
+        with self._lock:
+            if self._loaded is not None:
+                return None
+            if not self._onnx_tried:
+                self._onnx_tried = True
+                from mmsearch_open_clip.onnx_text import OnnxTextTower
+
+                self._onnx = OnnxTextTower.load(self.choice)
+            return self._onnx
 
     def encode_batch(self, modality: Modality, contents: Sequence[Any]) -> npt.NDArray[np.float32]:
         """Embed PIL images or strings into unit rows of ``dim`` floats."""
         if modality not in self.modalities:
             raise ValueError(f"open-clip cannot embed {modality}")
+        if modality == "text" and (tower := self.text_tower()) is not None:
+            return tower.encode([str(text) for text in contents])
         return self.model().encode(modality, contents)

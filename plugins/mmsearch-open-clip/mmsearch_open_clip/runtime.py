@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import pickle
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -190,10 +191,21 @@ class LoadedModel:
         on_cuda = self.device.type == "cuda"
         self.batch_size = GPU_BATCH_SIZE if on_cuda else CPU_BATCH_SIZE
         self.model = create_model(choice).to(self.device)
-        self.images = ImageTower(self.model, threads, self.device)
+        self._threads = threads
+        self._images: ImageTower | None = None
+        self._images_lock = threading.Lock()
         tokenizer = open_clip.get_tokenizer(choice.arch.name)
         text_half = half_to_try(self.device) if on_cuda else torch.float32
         self.texts = TextTower(self.model, tokenizer, self.device, text_half, min_cosine(text_half))
+
+    @property
+    def images(self) -> ImageTower:
+        """The image tower, set up (transform, half-precision check) on first use: a process
+        that only embeds texts never runs the image probes."""
+        with self._images_lock:
+            if self._images is None:
+                self._images = ImageTower(self.model, self._threads, self.device)
+            return self._images
 
     def encode(self, modality: str, contents: Sequence[Any]) -> FloatArray:
         """Embed images or texts into unit rows."""

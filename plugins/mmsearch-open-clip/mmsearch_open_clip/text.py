@@ -42,8 +42,13 @@ def _real_length(tokens: torch.Tensor) -> int:
 
 def trimmed_forward(model: Any, tokens: torch.Tensor) -> torch.Tensor:
     """``CLIP.encode_text`` on ``tokens`` cut to their real length (unnormalised)."""
-    length = _real_length(tokens)
-    tokens = tokens[:, :length]
+    return forward_tokens(model, tokens[:, : _real_length(tokens)])
+
+
+def forward_tokens(model: Any, tokens: torch.Tensor) -> torch.Tensor:
+    """``CLIP.encode_text`` at the tokens' own length (unnormalised); the graph the ONNX copy
+    is exported from, so it takes the length from the shape, not from the values."""
+    length = tokens.shape[1]
     cast = model.transformer.get_cast_dtype()
     x = model.token_embedding(tokens).to(cast)
     x = x + model.positional_embedding[:length].to(cast)
