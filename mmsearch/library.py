@@ -381,7 +381,11 @@ class Library:
             finally:
                 self._save(store, space)
             self._optimize(store, space)
-            self._refresh_calibration(space, enc, store)
+            if report.indexed or report.reembedded:
+                # Measured here, while the encoder is loaded, so the next query does not pay
+                # for it; a run that embedded nothing loads no model for it (the next query
+                # measures a stale one with the text side it loads anyway).
+                self._refresh_calibration(space, enc, store)
             self._activate_when_complete(space)
         report.seconds = time.perf_counter() - started
         return report
@@ -406,7 +410,6 @@ class Library:
         self._stores.clear()
 
     def _refresh_calibration(self, space: SpaceInfo, encoder: Encoder, store: VectorIndex) -> None:
-        # Measured here, while the encoder is loaded, so the next query does not pay for it.
         self._calibrations[space.id] = load_calibration(self.catalog, space, encoder, store)
 
     def _activate_when_complete(self, space: SpaceInfo) -> None:
