@@ -9,6 +9,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from mmsearch.contracts import (
     MEDIA_TYPES,
@@ -32,7 +33,7 @@ from mmsearch.query.plan_builder import build_plan, choose_rerankers
 from mmsearch.query.planner import Example, QueryPlan, SearchOptions, check_examples
 from mmsearch.query.querylang import Filters, parse_query
 from mmsearch.query.runner import KEYWORD_THRESHOLD, PlanRunner, SearchResult
-from mmsearch.query.spacesearch import QueryCache, SpaceSearch, load_calibration
+from mmsearch.query.spacesearch import QueryCache, SpaceSearch, active_adapter, load_calibration
 from mmsearch.status import LibraryStatus, collect_status
 from mmsearch.store.catalog import Catalog, SpaceInfo
 from mmsearch.store.locations import default_catalog_path, index_folder, lock_path
@@ -43,6 +44,10 @@ from mmsearch.store.segment_fields import (
     segment_fields,
 )
 from mmsearch.store.space_digests import refresh_digest, space_digest
+
+if TYPE_CHECKING:
+    from mmsearch.store.tuning import AdapterRow, FeedbackRow
+    from mmsearch.tune.run import Judgement, TuneReport
 
 log = logging.getLogger("mmsearch")
 
@@ -533,10 +538,12 @@ class Library:
         if calibration is None or calibration.stale(store.ntotal):
             calibration = load_calibration(self.catalog, space, encoder, store)
             self._calibrations[space.id] = calibration
-        return SpaceSearch(
+        found = SpaceSearch(
             space.encoder_id, space, encoder, store, calibration, self.catalog, self.registry,
             self._query_cache,
         )  # fmt: skip
+        found.adapter = active_adapter(self.catalog, space.id)
+        return found
 
     def query(
         self,
@@ -566,6 +573,79 @@ class Library:
             options=SearchOptions(k=k, keep_weak=keep_weak),
         )
         return result.hits
+
+    # -- feedback and tuning (mmsearch/tune/) ------------------------------------
+
+    def add_feedback(self, query: str, path: str | os.PathLike[str], *, good: bool) -> int:
+        """Record that ``path`` is a good (or bad) answer to ``query``; a label for tune."""
+        from mmsearch.store.tuning import add_feedback, item_id_of
+
+        if not query.strip():
+            raise UsageError("Give the query text the judgement is for.")
+        raw = _root_bytes(path, must_be_dir=False)
+        item = item_id_of(self.catalog, raw)
+        if item is None:
+            raise UsageError(
+                f"{os.fsdecode(raw)} is not an indexed file in {self.db_path}; index its "
+                "folder first (mmsearch index FOLDER), or check the path."
+            )
+        return add_feedback(self.catalog, query, item, good)
+
+    def feedback(self) -> list[FeedbackRow]:
+        """Every stored judgement, oldest first."""
+        from mmsearch.store.tuning import feedback_rows
+
+        return feedback_rows(self.catalog)
+
+    def tune(
+        self,
+        labels: str | os.PathLike[str] | None = None,
+        *,
+        name: str = "default",
+        use_feedback: bool = True,
+        folds: int = 5,
+        rank: int = 8,
+        seed: int = 0,
+    ) -> TuneReport:
+        """Fit a query adapter for the active space from a label file and/or feedback.
+
+        Reports k-fold held-out figures and stores the adapter as ``name``; it is
+        activated only when held-out MRR improved (see :mod:`mmsearch.tune.crossval`).
+        """
+        from mmsearch.query.evalfile import load_queries
+        from mmsearch.tune.run import judgements_from_feedback, judgements_from_queries, tune_space
+
+        space = self.catalog.active_space()
+        if space is None:
+            raise UsageError("Nothing is indexed yet: run `mmsearch index FOLDER` first.")
+        judgements: list[Judgement] = []
+        skipped: list[str] = []
+        if labels is not None:
+            queries = load_queries(labels)
+            judgements, skipped = judgements_from_queries(self.catalog, queries, os.fspath(labels))
+        if use_feedback:
+            judgements += judgements_from_feedback(self.feedback())
+        report = tune_space(self.catalog, space, self.encoder_for(space), judgements,
+                            name=name, folds=folds, rank=rank, seed=seed)  # fmt: skip
+        report.skipped[:0] = skipped
+        return report
+
+    def adapters(self) -> list[AdapterRow]:
+        """The stored query adapters of every space."""
+        from mmsearch.store.tuning import adapters
+
+        return adapters(self.catalog)
+
+    def use_adapter(self, name: str | None) -> None:
+        """Make ``name`` the active space's adapter (None: no adapter)."""
+        from mmsearch.store.tuning import set_active
+
+        space = self.catalog.active_space()
+        if space is None:
+            raise UsageError("Nothing is indexed yet: run `mmsearch index FOLDER` first.")
+        if not set_active(self.catalog, space.id, name):
+            known = ", ".join(a.name for a in self.adapters() if a.space_id == space.id) or "none"
+            raise UsageError(f"No adapter {name!r} for space {space.id} (adapters: {known}).")
 
     def media_type_of(self, path: str | os.PathLike[str]) -> str | None:
         """The media type of an indexed file, or None if it is not in the catalog."""

@@ -24,7 +24,7 @@ def test_migrations_create_every_table_from_an_empty_database(db_path: Path) -> 
         revision = MigrationContext.configure(conn).get_current_revision()
     catalog.close()
     assert names >= TABLES
-    assert revision == "0004"
+    assert revision == "0005"
 
 
 def test_models_match_the_migrated_schema(db_path: Path) -> None:

@@ -23,10 +23,12 @@ from mmsearch.cli.context import (
     registry_for,
     store_option,
 )
+from mmsearch.cli.feedback import feedback
 from mmsearch.cli.scaffold import plugin_group
 from mmsearch.cli.search import eval_command, query
 from mmsearch.cli.serve import serve
 from mmsearch.cli.store_cmd import store_group
+from mmsearch.cli.tune import tune
 from mmsearch.safe_text import SafeFormatter
 
 
@@ -292,6 +294,8 @@ def plugins(ctx: click.Context, as_json: bool) -> None:
 
 cli.add_command(query)
 cli.add_command(eval_command)
+cli.add_command(feedback)
+cli.add_command(tune)
 cli.add_command(plugin_group)
 cli.add_command(store_group)
 cli.add_command(serve)

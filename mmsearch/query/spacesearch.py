@@ -20,9 +20,10 @@ from mmsearch.index.encoding import encode_all
 from mmsearch.index.extraction import extract_file
 from mmsearch.index.report import display_path
 from mmsearch.plugins import Registry
-from mmsearch.query.adapter import NamedAdapter
+from mmsearch.query.adapter import NamedAdapter, QueryAdapter
 from mmsearch.query.calibration import PROBES, Calibration, measure, random_probes
 from mmsearch.store.catalog import Catalog, SpaceInfo
+from mmsearch.store.tuning import adapters
 
 FloatArray = npt.NDArray[np.float32]
 log = logging.getLogger("mmsearch")
@@ -79,6 +80,14 @@ def load_calibration(
     except SQLAlchemyError as exc:  # a read-only catalog still answers, measuring each time
         log.debug("Could not store the calibration of %s: %s", space.key, exc)
     return calibration
+
+
+def active_adapter(catalog: Catalog, space_id: int) -> NamedAdapter | None:
+    """The space's active query adapter (``mmsearch tune``), if any."""
+    for row in adapters(catalog, space_id):
+        if row.active:
+            return NamedAdapter(row.name, QueryAdapter.from_bytes(row.data))
+    return None
 
 
 def probe_vectors(encoder: Encoder) -> FloatArray:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Float,
     ForeignKey,
     Index,
@@ -154,3 +155,33 @@ class SpaceDigest(Base):
     )
     generation: Mapped[int] = mapped_column(Integer)
     digest: Mapped[str] = mapped_column(String(16))
+
+
+class Feedback(Base):
+    """A user's judgement of one file for one query (``mmsearch feedback``): tune's labels."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (Index("ix_feedback_item", "item_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    query: Mapped[str] = mapped_column(Text)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"))
+    good: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class Adapter(Base):
+    """A query-side adapter fitted by ``mmsearch tune``, tied to (and dropped with) its space."""
+
+    __tablename__ = "adapters"
+    __table_args__ = (UniqueConstraint("space_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    space_id: Mapped[int] = mapped_column(ForeignKey("spaces.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(64))
+    active: Mapped[bool] = mapped_column(Boolean, default=False)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    """The adapter's matrices (mmsearch/tune/adapter.py, ``to_bytes``)."""
+    report: Mapped[str] = mapped_column(Text)
+    """The cross-validated before/after figures, as JSON."""
+    created_at: Mapped[float] = mapped_column(Float)
