@@ -14,13 +14,22 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import json
 import os
 import re
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 
 from mmsearch_open_clip.configs import TINY_ARCH, ArchInfo, arch_info, known_arches
 
 DEFAULT_CHECKPOINT = "ViT-B-32:laion2b_s34b_b79k"
+TAGS_FILE = Path(__file__).parent / "pretrained_tags.json"
+"""open_clip's pretrained tags per architecture (``open_clip.list_pretrained()``), so checking
+a ``--model`` or a library's recorded checkpoint does not import open_clip (about 7 s cold:
+it pulls in torch and transformers). Regenerate it with ``python -c "from
+mmsearch_open_clip.choice import write_tag_table; write_tag_table()"``; a test compares it
+with the installed open_clip, and a tag missing from it is asked of open_clip."""
 RANDOM = "random"
 DIGEST_LENGTH = 16
 _DIGEST = re.compile(rf"^(?P<path>.+)@sha256:(?P<digest>[0-9a-f]{{{DIGEST_LENGTH}}})$")
@@ -126,10 +135,28 @@ def _check_tag(arch: ArchInfo, tag: str) -> str:
     cleaned = tag.lower().replace("-", "_")
     if f"{arch.name}:{cleaned}" == DEFAULT_CHECKPOINT:
         return cleaned  # known without importing open_clip
-    tags = _pretrained_tags(arch)
-    if cleaned not in tags:
+    if not _is_tag(arch, cleaned):
         raise ValueError(f"{arch.name} has no pretrained tag {tag!r}. {_tags_hint(arch)}")
     return cleaned
+
+
+def _is_tag(arch: ArchInfo, tag: str) -> bool:
+    if tag in known_tags(arch.name):
+        return True
+    # Not in the table: an open_clip newer than the table may know it, so ask it (seconds).
+    return tag in _pretrained_tags(arch)
+
+
+@cache
+def _tag_table() -> dict[str, list[str]]:
+    with TAGS_FILE.open(encoding="utf-8") as handle:
+        table = json.load(handle)["tags"]
+    return {str(arch): [str(t) for t in tags] for arch, tags in table.items()}
+
+
+def known_tags(arch_name: str) -> list[str]:
+    """The pretrained tags of an architecture in the plugin's table (no open_clip import)."""
+    return _tag_table().get(arch_name, [])
 
 
 def _pretrained_tags(arch: ArchInfo) -> list[str]:
@@ -141,10 +168,21 @@ def _pretrained_tags(arch: ArchInfo) -> list[str]:
 
 
 def _tags_hint(arch: ArchInfo) -> str:
-    tags = _pretrained_tags(arch)
+    tags = known_tags(arch.name) or _pretrained_tags(arch)
     if not tags:
         return (
             f"{arch.name} has no pretrained tags: give a weights file "
             f"({arch.name}:/path/to/weights.safetensors) or {arch.name}:random."
         )
     return f"Tags for {arch.name}: {', '.join(tags)}."
+
+
+def write_tag_table(path: Path = TAGS_FILE) -> None:
+    """Write the tag table from the installed open_clip (imports it)."""
+    import open_clip
+
+    table: dict[str, list[str]] = {}
+    for arch, tag in open_clip.list_pretrained():
+        table.setdefault(arch, []).append(tag)
+    data = {"open_clip": open_clip.__version__, "tags": dict(sorted(table.items()))}
+    path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
