@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
+from mmsearch.errors import UsageError
 from mmsearch.query.adapter import FloatArray, QueryAdapter
 
 if TYPE_CHECKING:
@@ -58,7 +59,13 @@ def item_scores(queries: FloatArray, items: Items) -> FloatArray:
 
 def fit_adapter(labels: Labels, items: Items, *, rank: int = 8, seed: int = 0) -> QueryAdapter:
     """Fit an adapter to ``labels``; the same labels and seed give the same adapter."""
-    import torch  # only tune needs torch on the query side
+    try:
+        import torch  # only tune needs torch on the query side
+    except ImportError as exc:
+        raise UsageError(
+            "mmsearch tune needs torch, which is not installed here: "
+            'pip install "mmsearch[tune]" (or any model plugin, which brings it).'
+        ) from exc
 
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
