@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar, Literal, get_args
 import numpy as np
 import numpy.typing as npt
 
-from mmsearch.modelspec import ModelFile, ModelSpec, models_home
+from mmsearch.modelspec import ModelFile, ModelSpec, model_folder, models_home
 
 if TYPE_CHECKING:
     from mmsearch.query.ranking import Candidate, RerankContext
@@ -529,5 +529,6 @@ __all__ = [
     "VectorBatches",
     "VectorIndex",
     "VectorStore",
+    "model_folder",
     "models_home",
 ]

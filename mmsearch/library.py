@@ -194,7 +194,10 @@ class Library:
                 return encoder
             if encoder_id or model:
                 raise EncoderUnavailableError(reason)
-            log.warning("Not using %s: %s", encoder.encoder_id, reason)
+            # A reason may be two lines, what is wrong and the command that fixes it: one
+            # record each, as log lines are escaped to stay on one line.
+            for line in f"Not using {encoder.encoder_id}: {reason}".splitlines():
+                log.warning("%s", line)
         raise EncoderUnavailableError(
             "No installed encoder can run here"
             + (f" with --model {model}" if model else "")

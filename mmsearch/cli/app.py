@@ -24,6 +24,7 @@ from mmsearch.cli.context import (
     store_option,
 )
 from mmsearch.cli.feedback import feedback
+from mmsearch.cli.models import models_group
 from mmsearch.cli.scaffold import plugin_group
 from mmsearch.cli.search import eval_command, query
 from mmsearch.cli.serve import serve
@@ -299,6 +300,7 @@ cli.add_command(tune)
 cli.add_command(plugin_group)
 cli.add_command(store_group)
 cli.add_command(serve)
+cli.add_command(models_group)
 
 
 def _add_plugin_commands(group: click.Group) -> None:

@@ -13,6 +13,7 @@ import numpy as np
 from PIL import Image
 
 from mmsearch import Annotator, Segment, Source
+from mmsearch.contracts import ModelSpec
 from mmsearch_ocr.engine import EngineConfig, OcrEngine, OcrLine
 from mmsearch_ocr.layout import reading_text
 from mmsearch_ocr.screening import fit, flat, full_resolution, thumbnail, too_small
@@ -66,6 +67,12 @@ class OcrAnnotator(Annotator):
     def __init__(self, config: EngineConfig | None = None) -> None:
         self.config = config or EngineConfig()
         self.engine = OcrEngine(self.config)
+
+    def models(self) -> list[ModelSpec]:
+        """The PP-OCR models inside rapidocr-onnxruntime, for ``mmsearch models``."""
+        from mmsearch_ocr.declared import declared_models
+
+        return declared_models()
 
     def annotate(self, segment: Segment, source: Source) -> Segment:
         """The segment with the image's words appended to its text, or unchanged."""

@@ -9,6 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mmsearch import Encoder, Modality
+from mmsearch.contracts import ModelSpec
 from mmsearch_offline import identity, weights
 
 if TYPE_CHECKING:  # the heavy modules load with the weights, on first use
@@ -72,6 +73,12 @@ class OfflineEncoder(Encoder):
     def unavailable_reason(self) -> str | None:
         """What to install when the packages holding the weights are missing (no loading)."""
         return weights.unavailable_reason()
+
+    def models(self) -> list[ModelSpec]:
+        """Its text model and image classifier, for ``mmsearch models``."""
+        from mmsearch_offline.declared import declared_models
+
+        return declared_models()
 
     def configure(self, checkpoint: str) -> Encoder:
         """This encoder for its own checkpoint; it has no other model to offer."""

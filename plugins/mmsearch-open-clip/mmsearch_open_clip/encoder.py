@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mmsearch import Encoder, Modality
+from mmsearch.contracts import ModelSpec
 from mmsearch_open_clip.choice import DEFAULT_CHECKPOINT, ModelChoice, parse_choice
 from mmsearch_open_clip.hardware import CPU_BATCH_SIZE
 from mmsearch_open_clip.weights import unavailable_reason
@@ -60,6 +61,12 @@ class OpenClipEncoder(Encoder):
     def unavailable_reason(self) -> str | None:
         """Why the weights cannot be had here (not cached, not downloadable), or None."""
         return unavailable_reason(self.choice)
+
+    def models(self) -> list[ModelSpec]:
+        """Its model and any pulled or imported ones, for ``mmsearch models``."""
+        from mmsearch_open_clip.models import declared_models
+
+        return declared_models(self.choice)
 
     @property
     def batch_size(self) -> int:

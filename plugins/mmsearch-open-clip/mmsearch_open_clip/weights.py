@@ -14,6 +14,7 @@ from typing import Any
 
 from mmsearch_open_clip.choice import DEFAULT_CHECKPOINT, ModelChoice, file_digest
 from mmsearch_open_clip.network import unreachable_reason
+from mmsearch_open_clip.store import model_name, stored_weights
 
 HF_WEIGHTS = "open_clip_pytorch_model.bin"
 HF_SAFE_WEIGHTS = "open_clip_model.safetensors"
@@ -150,17 +151,21 @@ def unavailable_reason(choice: ModelChoice) -> str | None:
         return None
     if choice.path is not None:
         return _file_problem(choice)
+    if stored_weights(choice):
+        return None
     source = _source(choice)
     if cached_file(source):
         return None
     blocker = _download_blocker(source)
     if blocker is None:
         return None
+    # Two lines: what is wrong, then the command that fixes it.
+    name = model_name(choice)
     return (
         f"open_clip weights for {choice.label} are not in the download cache "
-        f"({_cache_location(source)}) and cannot be downloaded: {blocker}. Run "
-        "`mmsearch index` once where the network is reachable (the weights are cached), "
-        f"or download them from {source.page} and index with "
+        f"({_cache_location(source)}) and cannot be downloaded: {blocker}.\n"
+        f"  Run `mmsearch models pull {name}` where there is network (`mmsearch models "
+        "export` and `import` carry them to this machine), or index with "
         f"--model {choice.arch.name}:/path/to/{source.hf_files[0] if source.hf_files else 'file'}"
     )
 
@@ -185,6 +190,9 @@ def weights_file(choice: ModelChoice) -> str | None:
                 f"again with --model {choice.arch.name}:{choice.path} to make a new space"
             )
         return choice.path
+    stored = stored_weights(choice)
+    if stored:
+        return stored
     config = pretrained_config(choice)
     source = source_of(config)
     found = cached_file(source)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from mmsearch import Extractor, MediaType, Segment, SkipFile, Source
+from mmsearch.contracts import ModelSpec
 from mmsearch_whisper.sniff import looks_like_audio
 
 
@@ -14,6 +15,12 @@ class _SpeechExtractor(Extractor):
     def extract(self, source: Source) -> list[Segment]:
         """Speech windows of the recording; SkipFile when it is too long, silent or broken."""
         return transcribe_file(source)
+
+    def models(self) -> list[ModelSpec]:
+        """The bundled speech model, for ``mmsearch models``."""
+        from mmsearch_whisper.declared import declared_models
+
+        return declared_models()
 
 
 class WhisperExtractor(_SpeechExtractor):
