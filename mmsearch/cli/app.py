@@ -18,8 +18,11 @@ import click
 from mmsearch.cli.context import (
     CONTEXT_SETTINGS,
     db_option,
+    executor_for,
+    executor_option,
     milvus_uri_option,
     open_library,
+    ray_address_option,
     registry_for,
     store_option,
 )
@@ -155,6 +158,8 @@ def cli(ctx: click.Context, verbose: int) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @store_option
 @milvus_uri_option
+@executor_option
+@ray_address_option
 @db_option
 @click.pass_context
 def index(
@@ -193,6 +198,7 @@ def index(
         allow_empty_root=allow_empty_root,
         file_timeout=file_timeout or None,
         commit_every=batch_size,
+        executor=executor_for(ctx),
     )
     with open_library(ctx) as lib, _progress() as progress:
         report = lib.index(

@@ -15,6 +15,7 @@ from mmsearch.errors import MmsearchError, UsageError
 from mmsearch.safe_text import terminal_safe_lines
 
 if TYPE_CHECKING:
+    from mmsearch.index.executor import Executor
     from mmsearch.library import Library
     from mmsearch.plugins import Registry
 
@@ -151,3 +152,39 @@ db_option = click.option(
 )
 """``--db PATH`` (``MMSEARCH_DB``): the catalog a command opens, accepted on the group and
 on each command that opens a library."""
+
+
+def _remember_executor(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value:
+        ctx.ensure_object(dict)[param.name or "executor"] = value
+
+
+executor_option = click.option(
+    "--executor",
+    type=click.Choice(["local", "ray"]),
+    envvar="MMSEARCH_EXECUTOR",
+    expose_value=False,
+    callback=_remember_executor,
+    help="Where extraction and embedding run: here (local, default) or as a Ray Data job "
+    "(pip install 'mmsearch[ray]'; workers must see the files at the same paths).",
+)
+ray_address_option = click.option(
+    "--ray-address",
+    metavar="ADDR",
+    envvar="MMSEARCH_RAY_ADDRESS",
+    expose_value=False,
+    callback=_remember_executor,
+    help="The Ray cluster for --executor ray (e.g. ray://head:10001); default: a local one.",
+)
+
+
+def executor_for(ctx: click.Context) -> Executor | None:
+    """The executor ``--executor`` asked for; None runs locally. Imports ray only for ray."""
+    obj = ctx.ensure_object(dict)
+    if obj.get("executor", "local") == "local":
+        if obj.get("ray_address"):
+            raise click.UsageError("--ray-address needs --executor ray.", ctx)
+        return None
+    from mmsearch.index.ray_executor import RayExecutor
+
+    return RayExecutor(obj.get("ray_address"))

@@ -27,8 +27,10 @@ from mmsearch.contracts import (
     VectorIndex,
 )
 from mmsearch.faults import fault_point
+from mmsearch.index.executor import Executor, FileJob
 from mmsearch.index.extraction import Extracted, content_hash, extract_file
 from mmsearch.index.pipeline import BatchEncoder, Pending, extract_in_order
+from mmsearch.index.progress import ProgressTracker
 from mmsearch.index.recovery import RETRIED_EVERY_RUN, must_reread, skip_key
 from mmsearch.index.report import FileProblem, IndexReport, display_path
 from mmsearch.index.rootguard import ROOT_UNAVAILABLE, RootState, identity_of, refusal
@@ -71,6 +73,8 @@ class IndexOptions:
     """Seconds one file may take to extract before the run goes on without it; None: no limit."""
     commit_every: int = 64
     workers: int = max(1, min(4, os.cpu_count() or 1))
+    executor: Executor | None = None
+    """Where extraction and encoding run when not here (``--executor ray``); None: locally."""
 
 
 @dataclass(slots=True)
@@ -100,6 +104,8 @@ class RunContext:
     report: IndexReport
     exclude: frozenset[bytes] = frozenset()
     said_once: set[str] = field(default_factory=set)
+    tracker: ProgressTracker | None = None
+    """Told the stage and counts as work finishes (:mod:`mmsearch.index.progress`)."""
     skip_key: str = field(init=False, default="")
     """Fingerprint of what a skip in this run depends on (see :mod:`mmsearch.index.recovery`)."""
 
@@ -121,6 +127,8 @@ class RootIndexer:
 
     def run(self, root: bytes, progress: Progress | None = None) -> None:
         """Bring the catalog in line with the files under ``root``."""
+        if self.ctx.tracker is not None:
+            self.ctx.tracker.scanning(display_path(root))
         root_id = self.catalog.ensure_root(root, display_path(root))
         current = identity_of(root)
         if current is None:
@@ -143,6 +151,8 @@ class RootIndexer:
         work = [_Work(scanned, existing) for scanned, existing in plan.todo]
         work += [_Work(scanned, item, backfill=True) for scanned, item in plan.backfill]
         work += [_Work(scanned, item, only=names) for scanned, item, names in plan.partial]
+        if self.ctx.tracker is not None:
+            self.ctx.tracker.planned(len(work))
         self._process(root, root_id, work, progress)
 
     # -- is the root there? -------------------------------------------------
@@ -294,6 +304,9 @@ class RootIndexer:
         stored = self.catalog.stored_segments(
             [w.existing.id for w in work if w.backfill and w.existing is not None]
         )
+        if self.options.executor is not None:
+            self._process_elsewhere(root, root_id, work, stored, progress)
+            return
         batch: list[Pending] = []
         extracted = extract_in_order(
             work,
@@ -314,6 +327,38 @@ class RootIndexer:
                 progress(done, len(work))
         if batch:
             self._commit(root, root_id, batch)
+
+    def _process_elsewhere(
+        self,
+        root: bytes,
+        root_id: int,
+        work: list[_Work],
+        stored: dict[int, list[StoredSegment]],
+        progress: Progress | None,
+    ) -> None:
+        """Extract and encode through the run's executor (Ray); commit here, in batches."""
+        assert self.options.executor is not None
+        jobs = [self._job(root, w, stored) for w in work]
+        ready: list[Pending] = []
+        done, every = 0, self.options.commit_every
+        settings = self.options.settings
+        for encoded in self.options.executor.process(jobs, self.ctx.encoder, settings):
+            ready.extend(encoded)
+            while len(ready) >= every:
+                self._commit(root, root_id, ready[:every], encoded=True)
+                ready = ready[every:]
+            done += len(encoded)
+            if progress is not None:
+                progress(done, len(work))
+        if ready:
+            self._commit(root, root_id, ready, encoded=True)
+
+    def _job(self, root: bytes, work: _Work, stored: dict[int, list[StoredSegment]]) -> FileJob:
+        reused = None
+        if work.backfill and work.existing is not None:
+            reused = _from_stored(stored.get(work.existing.id, []), work.existing.extractor)
+        path = _join(root, work.scanned.relpath)
+        return FileJob(path, work.scanned, work.existing, work.backfill, work.only, reused)
 
     def _extract(
         self, root: bytes, work: _Work, stored: dict[int, list[StoredSegment]]
@@ -372,8 +417,16 @@ class RootIndexer:
             self.report.partial.append(FileProblem(shown, run.reason or run.status, detail, path))
             log.warning("partly indexed %s: %s", shown, detail)
 
-    def _commit(self, root: bytes, root_id: int, batch: list[Pending]) -> None:
-        self.batch_encoder.encode(batch)
+    def _commit(
+        self, root: bytes, root_id: int, batch: list[Pending], *, encoded: bool = False
+    ) -> None:
+        tracker = self.ctx.tracker
+        if not encoded:
+            if tracker is not None:
+                tracker.embedding(len(batch))
+            self.batch_encoder.encode(batch)
+        if tracker is not None:
+            tracker.committing()
         fresh = [
             p
             for p in batch
@@ -383,6 +436,8 @@ class RootIndexer:
         records = [self._record(root, pending) for pending in fresh]
         self.report.segments += self.writer.write_items(root_id, records)
         self.report.indexed += sum(1 for r in records if r.status == "done")
+        if tracker is not None:
+            tracker.committed(len(batch))
 
     def _kept_as_was(self, root: bytes, pending: Pending) -> bool:
         """A partial rerun that could not read the file (timeout, unreadable) changes nothing."""
