@@ -24,6 +24,7 @@ from mmsearch.contracts import (
 from mmsearch.errors import EncoderUnavailableError, MmsearchError, UsageError
 from mmsearch.faults import fault_point
 from mmsearch.index.indexer import IndexOptions, Progress, RootIndexer, RunContext
+from mmsearch.index.progress import ProgressCallback, tracker_for
 from mmsearch.index.report import IndexReport
 from mmsearch.plugins import Registry, load_plugins
 from mmsearch.query.calibration import Calibration
@@ -339,6 +340,7 @@ class Library:
         settings: ExtractSettings | None = None,
         options: IndexOptions | None = None,
         progress: Progress | None = None,
+        on_progress: ProgressCallback | None = None,
     ) -> IndexReport:
         """Index the folders ``roots``: new and changed files are read, gone ones removed.
 
@@ -349,6 +351,11 @@ class Library:
         A root the library knows that is missing, empty, or another folder than
         before is not changed; it is listed in ``report.unavailable`` (the CLI
         exits 1) unless ``options.allow_empty_root``.
+
+        ``on_progress`` is called on the indexing thread with an
+        :class:`~mmsearch.index.progress.IndexProgress` (stage, files to read, extracted,
+        committed, rate, ETA) each time work finishes; ``progress(committed, total)`` is
+        the older two-number form of the same.
         """
         if not roots:
             raise UsageError("Give at least one folder to index.")
@@ -359,6 +366,7 @@ class Library:
         if settings is not None:
             opts = dataclasses.replace(opts, settings=settings)
         report = IndexReport()
+        tracker = tracker_for(on_progress, progress, len(resolved))
         started = time.perf_counter()
         if self.catalog.read_only:
             raise UsageError(
@@ -382,11 +390,14 @@ class Library:
                 options=opts,
                 report=report,
                 exclude=self._own_files(),
+                tracker=tracker,
             )
             try:
                 for root in resolved:
-                    RootIndexer(run).run(root, progress)
+                    RootIndexer(run).run(root, tracker)
             finally:
+                if tracker is not None:
+                    tracker.finishing()
                 self._save(store, space)
             self._optimize(store, space)
             if report.indexed or report.reembedded:
@@ -395,6 +406,8 @@ class Library:
                 # measures a stale one with the text side it loads anyway).
                 self._refresh_calibration(space, enc, store)
             self._activate_when_complete(space)
+        if tracker is not None:
+            tracker.done()
         report.seconds = time.perf_counter() - started
         return report
 

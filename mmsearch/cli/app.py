@@ -8,8 +8,6 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -200,9 +198,11 @@ def index(
         commit_every=batch_size,
         executor=executor_for(ctx),
     )
-    with open_library(ctx) as lib, _progress() as progress:
+    from mmsearch.cli.progress import terminal_progress
+
+    with open_library(ctx) as lib, terminal_progress() as progress:
         report = lib.index(
-            *folders, encoder=encoder, model=model, options=options, progress=progress
+            *folders, encoder=encoder, model=model, options=options, on_progress=progress
         )
     if as_json:
         click.echo(json.dumps(report.to_json()))
@@ -221,28 +221,6 @@ def _parse_options(values: tuple[str, ...]) -> dict[str, str]:
             raise click.BadParameter(f"{value!r} is not KEY=VALUE", param_hint="--set")
         options[key.strip()] = setting.strip()
     return options
-
-
-@contextmanager
-def _progress() -> Iterator[Callable[[int, int], None] | None]:
-    """A progress bar on stderr when it is a terminal, else nothing."""
-    if not sys.stderr.isatty():
-        yield None
-        return
-    bar: Any = None
-
-    def update(done: int, total: int) -> None:
-        nonlocal bar
-        if bar is None:
-            bar = click.progressbar(length=total, label="indexing", file=sys.stderr)
-            bar.__enter__()
-        bar.update(done - bar.pos)
-
-    try:
-        yield update
-    finally:
-        if bar is not None:
-            bar.__exit__(None, None, None)
 
 
 @cli.command()

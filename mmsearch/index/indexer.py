@@ -30,6 +30,7 @@ from mmsearch.faults import fault_point
 from mmsearch.index.executor import Executor, FileJob
 from mmsearch.index.extraction import Extracted, content_hash, extract_file
 from mmsearch.index.pipeline import BatchEncoder, Pending, extract_in_order
+from mmsearch.index.progress import ProgressTracker
 from mmsearch.index.recovery import RETRIED_EVERY_RUN, must_reread, skip_key
 from mmsearch.index.report import FileProblem, IndexReport, display_path
 from mmsearch.index.rootguard import ROOT_UNAVAILABLE, RootState, identity_of, refusal
@@ -103,6 +104,8 @@ class RunContext:
     report: IndexReport
     exclude: frozenset[bytes] = frozenset()
     said_once: set[str] = field(default_factory=set)
+    tracker: ProgressTracker | None = None
+    """Told the stage and counts as work finishes (:mod:`mmsearch.index.progress`)."""
     skip_key: str = field(init=False, default="")
     """Fingerprint of what a skip in this run depends on (see :mod:`mmsearch.index.recovery`)."""
 
@@ -124,6 +127,8 @@ class RootIndexer:
 
     def run(self, root: bytes, progress: Progress | None = None) -> None:
         """Bring the catalog in line with the files under ``root``."""
+        if self.ctx.tracker is not None:
+            self.ctx.tracker.scanning(display_path(root))
         root_id = self.catalog.ensure_root(root, display_path(root))
         current = identity_of(root)
         if current is None:
@@ -146,6 +151,8 @@ class RootIndexer:
         work = [_Work(scanned, existing) for scanned, existing in plan.todo]
         work += [_Work(scanned, item, backfill=True) for scanned, item in plan.backfill]
         work += [_Work(scanned, item, only=names) for scanned, item, names in plan.partial]
+        if self.ctx.tracker is not None:
+            self.ctx.tracker.planned(len(work))
         self._process(root, root_id, work, progress)
 
     # -- is the root there? -------------------------------------------------
@@ -413,8 +420,13 @@ class RootIndexer:
     def _commit(
         self, root: bytes, root_id: int, batch: list[Pending], *, encoded: bool = False
     ) -> None:
+        tracker = self.ctx.tracker
         if not encoded:
+            if tracker is not None:
+                tracker.embedding(len(batch))
             self.batch_encoder.encode(batch)
+        if tracker is not None:
+            tracker.committing()
         fresh = [
             p
             for p in batch
@@ -424,6 +436,8 @@ class RootIndexer:
         records = [self._record(root, pending) for pending in fresh]
         self.report.segments += self.writer.write_items(root_id, records)
         self.report.indexed += sum(1 for r in records if r.status == "done")
+        if tracker is not None:
+            tracker.committed(len(batch))
 
     def _kept_as_was(self, root: bytes, pending: Pending) -> bool:
         """A partial rerun that could not read the file (timeout, unreadable) changes nothing."""
