@@ -25,6 +25,7 @@ from mmsearch.cli.context import (
     store_option,
 )
 from mmsearch.cli.feedback import feedback
+from mmsearch.cli.doctor import doctor
 from mmsearch.cli.models import models_group
 from mmsearch.cli.scaffold import plugin_group
 from mmsearch.cli.search import eval_command, query
@@ -285,6 +286,7 @@ cli.add_command(plugin_group)
 cli.add_command(store_group)
 cli.add_command(serve)
 cli.add_command(models_group)
+cli.add_command(doctor)
 
 
 def _add_plugin_commands(group: click.Group) -> None:
