@@ -498,7 +498,8 @@ def test_registering_the_plugin_loads_no_model_or_decoder() -> None:
         "import sys, mmsearch_whisper\n"
         "from mmsearch.plugins import load_plugins\n"
         "registry = load_plugins(mmsearch_whisper, discover=False)\n"
-        "assert [e.name for e in registry.extractors] == ['whisper', 'whisper-container']\n"
+        "names = [e.name for e in registry.extractors]\n"
+        "assert names == ['whisper', 'whisper-container', 'whisper-video']\n"
         "heavy = {'av', 'faster_whisper', 'ctranslate2', 'whisper', 'torch', 'onnxruntime'}\n"
         "print(sorted(heavy & set(sys.modules)))\n"
     )

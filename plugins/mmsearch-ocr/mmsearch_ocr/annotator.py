@@ -62,7 +62,7 @@ class OcrAnnotator(Annotator):
     """
 
     name: ClassVar[str] = "ocr"
-    kinds: ClassVar[frozenset[str]] = frozenset({"image"})
+    kinds: ClassVar[frozenset[str]] = frozenset({"image", "frame"})  # photos, video moments
 
     def __init__(self, config: EngineConfig | None = None) -> None:
         self.config = config or EngineConfig()

@@ -19,11 +19,17 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from mmsearch import Extractor, hookimpl
-from mmsearch_whisper.extractor import AudioContainerExtractor, WhisperExtractor, transcribe_file
+from mmsearch_whisper.extractor import (
+    AudioContainerExtractor,
+    VideoSoundtrackExtractor,
+    WhisperExtractor,
+    transcribe_file,
+)
 from mmsearch_whisper.sniff import looks_like_audio
 
 __all__ = [
     "AudioContainerExtractor",
+    "VideoSoundtrackExtractor",
     "WhisperExtractor",
     "looks_like_audio",
     "register_extractors",
@@ -36,3 +42,4 @@ def register_extractors(register: Callable[[Extractor], None]) -> None:
     """Register the audio extractors (cheap: no model or decoder is loaded here)."""
     register(WhisperExtractor())
     register(AudioContainerExtractor())
+    register(VideoSoundtrackExtractor())  # a video's speech, when a video plugin reads it

@@ -61,14 +61,19 @@ def corrupt(source: Source, what: str) -> SkipFile:
     )
 
 
-def probe(source: Source) -> Probe:
-    """The duration and codec of the file's audio, from its header. Raises SkipFile."""
+def probe(source: Source, *, soundtrack: bool = False) -> Probe:
+    """The duration and codec of the file's audio, from its header. Raises SkipFile.
+
+    With ``soundtrack``, a video's first audio stream is read instead of refusing the video.
+    """
     with _open(source) as container:
-        stream = audio_stream(container)
+        stream = audio_stream(container, soundtrack=soundtrack)
         return Probe(_duration(container, stream), stream.codec_context.name)
 
 
-def decode_chunks(source: Source, chunk_seconds: float, max_seconds: float) -> Iterator[Chunk]:
+def decode_chunks(
+    source: Source, chunk_seconds: float, max_seconds: float, *, soundtrack: bool = False
+) -> Iterator[Chunk]:
     """The file's audio, 16 kHz mono, in chunks of about ``chunk_seconds``.
 
     Stops with SkipFile("too long") if the audio runs past ``max_seconds``, for
@@ -76,7 +81,7 @@ def decode_chunks(source: Source, chunk_seconds: float, max_seconds: float) -> I
     """
     chunker = _Chunker(int(chunk_seconds * SAMPLE_RATE))
     with _open(source) as container:
-        stream = audio_stream(container)
+        stream = audio_stream(container, soundtrack=soundtrack)
         for samples in _decoded(container, stream, source):
             chunker.add(samples)
             if chunker.seconds > max_seconds:
@@ -114,14 +119,18 @@ def _loudest_frame(block: FloatArray) -> float:
     return float(np.sqrt(np.square(frames).mean(axis=1).max()))
 
 
-def audio_stream(container: InputContainer) -> AudioStream:
-    """The first audio stream; SkipFile for video, or for a file with no audio at all."""
-    if any(not s.disposition & Disposition.attached_pic for s in container.streams.video):
+def audio_stream(container: InputContainer, *, soundtrack: bool = False) -> AudioStream:
+    """The first audio stream; SkipFile for video (unless ``soundtrack``), or for no audio."""
+    if not soundtrack and any(
+        not s.disposition & Disposition.attached_pic for s in container.streams.video
+    ):
         raise SkipFile(
             "video file",
             "it holds a video stream, and mmsearch-whisper reads audio-only files; "
             "install a video plugin to index videos",
         )
+    if not container.streams.audio and soundtrack:
+        raise SkipFile("no audio", "the video has no sound track: there is no speech to index")
     if not container.streams.audio:
         raise SkipFile("no audio", "the file holds no audio stream; it may be damaged or misnamed")
     stream = container.streams.audio[0]

@@ -52,8 +52,28 @@ class AudioContainerExtractor(_SpeechExtractor):
     extensions: ClassVar[frozenset[str]] = frozenset({"m4a", "m4b", "weba", "mka"})
 
 
-def transcribe_file(source: Source) -> list[Segment]:
-    """Probe, decode in chunks, transcribe, and group into windows. Raises SkipFile."""
+class VideoSoundtrackExtractor(_SpeechExtractor):
+    """The audio track of a file a video plugin identified: its speech, beside the frames.
+
+    It claims no extension and sniffs nothing, so it never identifies a file itself;
+    the engine runs it on every video (``contributes_to``), and a video without sound
+    or speech costs only a recorded skip.
+    """
+
+    name: ClassVar[str] = "whisper-video"
+    extensions: ClassVar[frozenset[str]] = frozenset()
+    contributes_to: ClassVar[frozenset[MediaType]] = frozenset({"video"})
+
+    def extract(self, source: Source) -> list[Segment]:
+        """Speech windows of the video's first audio stream."""
+        return transcribe_file(source, soundtrack=True)
+
+
+def transcribe_file(source: Source, *, soundtrack: bool = False) -> list[Segment]:
+    """Probe, decode in chunks, transcribe, and group into windows. Raises SkipFile.
+
+    With ``soundtrack``, the file may hold video streams: its first audio stream is read.
+    """
     # Imported here: registering the plugin must not load PyAV, CTranslate2 or torch.
     from mmsearch_whisper.audio import decode_chunks, is_silent, probe, too_long
     from mmsearch_whisper.options import options_for
@@ -61,12 +81,15 @@ def transcribe_file(source: Source) -> list[Segment]:
     from mmsearch_whisper.windows import Piece, group
 
     options = options_for(source.settings.options)
-    duration = probe(source).duration
+    duration = probe(source, soundtrack=soundtrack).duration
     if duration is not None and duration > options.max_audio_seconds:
         raise too_long(source, duration, options.max_audio_seconds)
     runtime = runtime_for(options)
     pieces: list[Piece] = []
-    for chunk in decode_chunks(source, options.chunk_seconds, options.max_audio_seconds):
+    chunks = decode_chunks(
+        source, options.chunk_seconds, options.max_audio_seconds, soundtrack=soundtrack
+    )
+    for chunk in chunks:
         # A silent chunk skips the model: hours of silence cost only their decoding.
         heard = [] if is_silent(chunk.samples) else runtime.transcribe(chunk.samples, options)
         pieces.extend(Piece(p.start + chunk.offset, p.end + chunk.offset, p.text) for p in heard)
