@@ -41,7 +41,9 @@ def distorted_space(shuffle: bool = False) -> tuple[Labels, np.ndarray, Items]:
     empty = np.empty((0, DIM), dtype=np.float32)
     labels = Labels(queries, targets.astype(np.int64), empty, np.empty(0, dtype=np.int64))
     groups = np.arange(QUERIES, dtype=np.int64)
-    return labels, groups, Items(items, np.arange(ITEMS, dtype=np.int64), ITEMS)
+    # A cosine scale of 0.05 a standard deviation, about what a real null has.
+    mean, std = np.zeros(ITEMS, np.float32), np.full(ITEMS, 0.05, np.float32)
+    return labels, groups, Items(items, np.arange(ITEMS, dtype=np.int64), ITEMS, mean, std)
 
 
 def test_tune_undoes_a_known_linear_distortion_on_held_out_queries() -> None:

@@ -89,23 +89,25 @@ def clear_feedback(catalog: Catalog) -> int:
 
 def space_item_vectors(
     catalog: Catalog, space_id: int, dim: int
-) -> tuple[npt.NDArray[np.int64], FloatArray]:
-    """Each vector of a space with the item it belongs to (done items only)."""
+) -> tuple[npt.NDArray[np.int64], list[str], FloatArray]:
+    """Each vector of a space with its item and its segment's modality (done items only)."""
     stmt = (
-        select(Segment.item_id, Vector.data)
+        select(Segment.item_id, Segment.modality, Vector.data)
         .join(Segment, Segment.id == Vector.segment_id)
         .join(Item, Item.id == Segment.item_id)
         .where(Vector.space_id == space_id, Item.status == "done")
         .order_by(Vector.segment_id)
     )
     items: list[int] = []
+    modalities: list[str] = []
     rows: list[FloatArray] = []
     with catalog.engine.connect() as conn:
-        for item_id, data in conn.execute(stmt):
+        for item_id, modality, data in conn.execute(stmt):
             items.append(int(item_id))
+            modalities.append(str(modality))
             rows.append(np.frombuffer(data, dtype=np.float32))
     matrix = np.stack(rows) if rows else np.empty((0, dim), dtype=np.float32)
-    return np.asarray(items, dtype=np.int64), matrix
+    return np.asarray(items, dtype=np.int64), modalities, matrix
 
 
 def save_adapter(

@@ -13,7 +13,9 @@ import numpy as np
 from mmsearch.contracts import Encoder
 from mmsearch.errors import UsageError
 from mmsearch.index.encoding import encode_all
+from mmsearch.query.calibration import Calibration
 from mmsearch.query.evalfile import EvalQuery
+from mmsearch.query.spacesearch import calibration_key
 from mmsearch.store.catalog import Catalog, SpaceInfo
 from mmsearch.store.tuning import FeedbackRow, item_id_of, save_adapter, space_item_vectors
 from mmsearch.tune.crossval import MIN_LABELS, TuneFigures, cross_validate, fit_final
@@ -106,7 +108,7 @@ def tune_space(
             f"tune needs at least {MIN_LABELS} over 2 or more queries. Add lines to the label "
             "file or mark results with `mmsearch feedback QUERY PATH --good`."
         )
-    owners, segments = space_item_vectors(catalog, space.id, space.dim)
+    owners, modalities, segments = space_item_vectors(catalog, space.id, space.dim)
     item_ids, owner_index = np.unique(owners, return_inverse=True)
     index_of = {int(i): n for n, i in enumerate(item_ids.tolist())}
     known = [j for j in judgements if j.item_id in index_of]
@@ -118,13 +120,31 @@ def tune_space(
     usable = [j for j in known if j.query in vector_of]
     group_of = {t: n for n, t in enumerate(texts)}
     labels, groups, bad_groups = _labels(usable, vector_of, index_of, group_of, space.dim)
-    items = Items(segments, owner_index.astype(np.int64), len(item_ids))
+    mean, std = _nulls(catalog, space, modalities)
+    items = Items(segments, owner_index.astype(np.int64), len(item_ids), mean, std)
     figures = cross_validate(labels, groups, bad_groups, items, folds=folds, rank=rank, seed=seed)
     adapter = fit_final(labels, items, rank=rank, seed=seed)
     report = TuneReport(space.id, space.encoder_id, name, figures, skipped)
     save_adapter(catalog, space.id, name, adapter.to_bytes(), json.dumps(report.to_json()),
                  activate=figures.activate)  # fmt: skip
     return report
+
+
+def _nulls(
+    catalog: Catalog, space: SpaceInfo, modalities: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each segment's null mean and spread, from the space's stored calibration."""
+    raw = catalog.setting(calibration_key(space))
+    calibration = Calibration.from_json(raw) if raw else None
+    if calibration is None:
+        raise UsageError(
+            f"Space {space.id} has no calibration yet; run `mmsearch index FOLDER` (or one "
+            "query) first, then tune."
+        )
+    nulls = [calibration.null(m) for m in modalities]
+    mean = np.asarray([n.mean for n in nulls], dtype=np.float32)
+    std = np.asarray([n.std for n in nulls], dtype=np.float32)
+    return mean, std
 
 
 def _labels(
