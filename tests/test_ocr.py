@@ -135,8 +135,9 @@ def test_large_images_are_read_at_the_working_size(
 
     monkeypatch.setattr(annotator.engine, "read", read)
     segment = _segment(_photo((3200, 2400), shapes=3))
-    annotator.annotate(segment, _source())
-    annotator.annotate(segment, _source(ocr_max_side="1000"))
+    # ocr=full: a photo without words would not get past the quick look to be read.
+    annotator.annotate(segment, _source(ocr="full"))
+    annotator.annotate(segment, _source(ocr="full", ocr_max_side="1000"))
     assert shapes == [(1200, 1600, 3), (750, 1000, 3)]
 
 
@@ -345,3 +346,53 @@ def test_models_that_fail_to_load_cost_the_words_not_the_images(
         assert "OCR models could not be loaded (InvalidProtobuf" in message
         assert "--set ocr=off" in message
     assert annotator.engine.loads == 0
+
+
+# -- the quick look: photos are read in full only where the detector sees a line ---------
+
+
+def _counting_reads(annotator: OcrAnnotator, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    reads: list[int] = []
+    real = annotator.engine.read
+
+    def read(rgb: np.ndarray) -> list[OcrLine]:
+        reads.append(rgb.shape[1])
+        return real(rgb)
+
+    monkeypatch.setattr(annotator.engine, "read", read)
+    return reads
+
+
+def test_a_photo_without_words_gets_only_the_quick_look(
+    annotator: OcrAnnotator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads = _counting_reads(annotator, monkeypatch)
+    segment = _segment(_photo((816, 612), seed=3, shapes=6))
+    assert annotator.annotate(segment, _source()) is segment
+    assert reads == []  # no full reading
+    annotator.annotate(segment, _source(ocr="full"))
+    assert reads == [816]  # ocr=full reads every image
+
+
+def test_a_sign_in_a_photo_passes_the_quick_look_and_is_read(
+    annotator: OcrAnnotator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads = _counting_reads(annotator, monkeypatch)
+    photo = _photo((1600, 1200), seed=5, shapes=4)
+    draw = ImageDraw.Draw(photo)
+    draw.rectangle((300, 400, 1300, 560), fill="white")
+    draw.text((330, 420), "HARBOUR ROAD", fill="black", font=ImageFont.load_default(size=110))
+    out = annotator.annotate(_segment(photo), _source())
+    assert reads, "the quick look found no line on a sign"
+    assert "HARBOUR" in (out.text or "").upper()
+
+
+def test_a_page_is_read_in_full_without_the_quick_look(
+    annotator: OcrAnnotator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    looks: list[bool] = []
+    monkeypatch.setattr(annotator.engine, "detects", lambda rgb: looks.append(True) or False)
+    page = _printed(["Quarterly budget report", "Kitchen window 4711"], 20, (2400, 1600))
+    out = annotator.annotate(_segment(page), _source())
+    assert looks == []  # white paper: read in full, small print and all
+    assert "4711" in (out.text or "")

@@ -8,7 +8,9 @@ The models load on the first image, not when the plugin is registered.
 
 Run options (``mmsearch index --set KEY=VALUE``):
 
-- ``ocr=off`` skips OCR for the run;
+- ``ocr=off`` skips OCR for the run; ``ocr=full`` reads every image in full (by
+  default a photo gets a quick look by the text detector at 320 px first and is read
+  only where it finds a line; pages, screenshots and receipts are always read in full);
 - ``ocr_max_side=N`` reads images at most N pixels on their longer side
   (default 1600: smaller is faster and misses smaller print).
 """

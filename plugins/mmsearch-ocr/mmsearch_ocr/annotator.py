@@ -16,7 +16,15 @@ from mmsearch import Annotator, Segment, Source
 from mmsearch.contracts import ModelSpec
 from mmsearch_ocr.engine import EngineConfig, OcrEngine, OcrLine
 from mmsearch_ocr.layout import reading_text
-from mmsearch_ocr.screening import fit, flat, full_resolution, thumbnail, too_small
+from mmsearch_ocr.screening import (
+    document_like,
+    fit,
+    flat,
+    full_resolution,
+    quick_look,
+    thumbnail,
+    too_small,
+)
 
 log = logging.getLogger(__name__)
 
@@ -30,11 +38,14 @@ class RunOptions:
 
     enabled: bool
     max_side: int
+    full: bool = False
+    """``ocr=full``: read every image in full, skipping the quick look for photos."""
 
     @classmethod
     def parse(cls, options: Mapping[str, Any], default_side: int) -> RunOptions:
         """Read ``ocr`` (on/off) and ``ocr_max_side`` from the run's plugin options."""
-        enabled = str(options.get("ocr", "on")).strip().lower() not in _OFF
+        mode = str(options.get("ocr", "on")).strip().lower()
+        enabled = mode not in _OFF
         raw = options.get("ocr_max_side", default_side)
         try:
             max_side = int(raw)
@@ -45,7 +56,7 @@ class RunOptions:
                 f"ocr_max_side must be a whole number of pixels, at least {MIN_MAX_SIDE} "
                 f"(got {raw!r}); fix it in --set ocr_max_side=..."
             )
-        return cls(enabled, max_side)
+        return cls(enabled, max_side, full=mode == "full")
 
 
 def _has_word(line: OcrLine) -> bool:
@@ -81,7 +92,7 @@ class OcrAnnotator(Annotator):
         if not options.enabled or not isinstance(image, Image.Image):
             return segment
         started = time.perf_counter()
-        words = self._words(image, source, options.max_side)
+        words = self._words(image, source, options.max_side, options.full)
         log.debug(
             "OCR of %s: %d words in %.0f ms",
             source.display,
@@ -93,15 +104,22 @@ class OcrAnnotator(Annotator):
         text = f"{segment.text}\n{words}" if segment.text else words
         return dataclasses.replace(segment, text=text)
 
-    def _words(self, image: Image.Image, source: Source, max_side: int) -> str:
+    def _words(self, image: Image.Image, source: Source, max_side: int, full: bool) -> str:
         """The image's words, after the cheap checks that rule out images without any.
 
-        A quicker look for photos (the detector alone at 960 px, reading in full only
-        where it finds a line) was measured and left out: it missed 20 px print in a
-        12 MP photo that the full reading gets 93% of, and ``ocr_max_side=960`` costs
-        about as little while still reading large print (``bench/ocr_bench.py look``).
+        Documents (pages, screenshots, receipts: a large share of white paper) are read in
+        full. Photos get a quick look first, the text detector alone at
+        :data:`~mmsearch_ocr.screening.LOOK_SIDE` px (about 15 ms of CPU against 170 ms
+        for a full reading of a 0.5 MP photo, measured), and are read in full only where
+        it finds a line: most photos hold no words, and reading them dominated indexing
+        (3.7 against 10 photos/s with OCR off, ``bench/cold_start.py``). What the look
+        misses is small print in a photo (a sign across a street); ``--set ocr=full``
+        reads every image in full. At 960 px the look flagged half of the textured photos
+        without words and cost as much as reading them (``bench/ocr_bench.py look``).
         """
         if too_small(image) or flat(thumbnail(image)):
+            return ""
+        if not full and not document_like(image) and not self.engine.detects(quick_look(image)):
             return ""
         return self.read(full_resolution(image, source, max_side), max_side)
 

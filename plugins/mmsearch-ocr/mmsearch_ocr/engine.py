@@ -100,6 +100,12 @@ class OcrEngine:
         result, _timings = ocr(_bgr(rgb), use_cls=self.config.use_angle_classifier)
         return [_line(entry) for entry in result or () if entry[1]]
 
+    def detects(self, rgb: npt.NDArray[np.uint8]) -> bool:
+        """Whether the text detector alone finds any line in an ``(h, w, 3)`` RGB image."""
+        ocr = self._thread_ocr()
+        boxes, _timings = ocr(_bgr(rgb), use_det=True, use_cls=False, use_rec=False)
+        return bool(boxes is not None and len(boxes))
+
     def _thread_ocr(self) -> Any:
         """This thread's RapidOCR, built on first use.
 
