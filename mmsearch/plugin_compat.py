@@ -25,6 +25,15 @@ def core_version() -> str:
     return __version__
 
 
+def core_range(version: str) -> str:
+    """The core versions a plugin released with core ``version`` supports: the same series,
+    ``>=X.Y.Z,<X.(Y+1)`` before 1.0 and ``>=X.Y.Z,<X+1`` from 1.0 on (scripts/versions.py)."""
+    release = (*Version(version).release, 0, 0)
+    major, minor = release[0], release[1]
+    upper = f"{major}.{minor + 1}" if major == 0 else f"{major + 1}"
+    return f">={version},<{upper}"
+
+
 def supported_cores(dist: Distribution) -> Requirement | None:
     """The plugin's requirement on the core (without extras' markers), if it states one."""
     for line in dist.requires or ():

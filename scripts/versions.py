@@ -28,6 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # run from a checkout: the rule's range is the core's own
+
+from mmsearch.plugin_compat import core_range  # noqa: E402
+
 CORE_INIT = REPO / "mmsearch" / "__init__.py"
 CORE_PYPROJECT = REPO / "pyproject.toml"
 _VERSION_LINE = re.compile(r'^__version__ = "[^"]*"$', re.M)
@@ -57,14 +61,6 @@ def core_version() -> str:
         ):
             return str(node.value.value)
     raise SystemExit(f"{CORE_INIT}: no __version__ = '...' line; put one back")
-
-
-def core_range(version: str) -> str:
-    """The core versions a plugin released with core ``version`` supports."""
-    parts = [int(p) for p in re.findall(r"\d+", version)[:2]] + [0]
-    major, minor = parts[0], parts[1]
-    upper = f"{major}.{minor + 1}" if major == 0 else f"{major + 1}"
-    return f">={version},<{upper}"
 
 
 def plugins(repo: Path = REPO) -> list[Plugin]:

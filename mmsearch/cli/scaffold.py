@@ -17,7 +17,9 @@ from typing import Literal
 
 import click
 
+from mmsearch import __version__
 from mmsearch.errors import UsageError
+from mmsearch.plugin_compat import core_range
 
 Kind = Literal["extractor", "encoder"]
 
@@ -91,6 +93,7 @@ def render(names: PluginNames, kind: Kind) -> dict[str, str]:
         "suite": _SUITES[kind],
         "rules": _RULES[kind],
         "try_it": _TRY[kind].format(name=names.name),
+        "core": core_range(__version__),
     }
     out = {
         path: _template(source).substitute(values) for path, source in _layout(names, kind).items()
