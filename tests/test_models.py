@@ -239,6 +239,12 @@ def test_pull_downloads_checks_and_writes_a_manifest(
     assert seen and seen[-1][1] == tiny_file.stat().st_size
     assert verify_model(find_model(registry, NAME)).state == "ok"
 
+    seen.clear()  # here and intact: not downloaded again, unless forced
+    assert pull(find_model(registry, NAME), progress=lambda *a: seen.append(a)) == manifest
+    assert not seen
+    pull(find_model(registry, NAME), progress=lambda *a: seen.append(a), force=True)
+    assert seen
+
 
 def test_pull_refuses_a_download_whose_checksum_differs_and_keeps_nothing(
     registry: Registry, tiny_file: Path, monkeypatch: pytest.MonkeyPatch

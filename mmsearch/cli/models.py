@@ -103,15 +103,16 @@ def _progress_bar() -> Callable[[str, int, int | None], None] | None:
 
 @models_group.command()
 @click.argument("name")
+@click.option("--force", is_flag=True, help="Download again even if it is here and checks out.")
 @_JSON
 @click.pass_context
-def pull(ctx: click.Context, name: str, as_json: bool) -> None:
+def pull(ctx: click.Context, name: str, force: bool, as_json: bool) -> None:
     """Download model NAME into its folder, checking each file's sha256."""
     from mmsearch.models import pull as pull_model
 
     with _model_errors():
         spec = _spec(ctx, name)
-        manifest = pull_model(spec, progress=None if as_json else _progress_bar())
+        manifest = pull_model(spec, progress=None if as_json else _progress_bar(), force=force)
     if as_json:
         click.echo(json.dumps({"pulled": manifest.to_json(), "folder": str(spec.folder)}))
         return

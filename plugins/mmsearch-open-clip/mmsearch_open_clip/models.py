@@ -19,8 +19,10 @@ LICENCES = {DEFAULT_CHECKPOINT: "MIT"}
 
 
 def _download_url(source: Source) -> str | None:
+    """The safetensors file on the hub; None for tags open_clip fetches from a plain URL,
+    as those are pickles this plugin does not store under models_home()."""
     if not source.hf_repo:
-        return source.url
+        return None
     from huggingface_hub import constants
 
     return f"{constants.ENDPOINT}/{source.hf_repo}/resolve/main/{WEIGHTS}"
