@@ -60,8 +60,9 @@ class Connection:
 
         if self.settings.is_lite:
             Path(self.settings.uri).parent.mkdir(parents=True, exist_ok=True)
-        # Milvus Lite and the client log to the console on their own; keep the CLI's stderr ours.
-        logging.getLogger("pymilvus").setLevel(logging.ERROR)
+        # pymilvus logs each failed call at ERROR with a traceback; the failure reaches the
+        # user once, as MilvusUnavailableError, so the CLI's stderr stays ours.
+        logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
         if self.settings.is_lite:
             # Milvus Lite serves gRPC inside this process and logs every call it does not
             # implement (the iterator's timestamp probe, which falls back) as an error.

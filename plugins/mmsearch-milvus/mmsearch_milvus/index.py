@@ -141,11 +141,11 @@ class MilvusIndex(VectorIndex):
         if not self.collection.exists():
             self._create_and_fill(vectors)
             return True
+        self.collection.load()  # a restarted server holds its collections released
         meta = self.collection.meta()
         count = self.collection.count()
         why = self._mismatch(meta, count, vectors)
         if why is None:
-            self.collection.load()
             self.generation = meta.generation
             self._digest = None if meta.digest is None else int(meta.digest, 16)
             self._build_seconds = meta.build_seconds
@@ -255,6 +255,7 @@ class MilvusIndex(VectorIndex):
                 detail = "filled from the catalog on the next query or index run" if count else None
                 return IndexHealth(state, detail, "milvus", where, 0)  # type: ignore[arg-type]
             meta = self.collection.meta()
+            self.collection.load()  # counting needs it loaded (a restarted server releases)
             held = self.collection.count()
             kind = self.collection.kind()
         except MilvusUnavailableError as exc:

@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from milvus_server import MilvusServer  # noqa: E402
+from milvus_server import MilvusServer
 
 
 @pytest.fixture(scope="module")

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 from milvus_server import MilvusServer
+from mmsearch_milvus import MilvusStore
 
 from mmsearch.contracts import VectorStore
 from mmsearch.testing import VectorIndexConformance
-from mmsearch_milvus import MilvusStore
 
 
 class TestMilvusLiteFile(VectorIndexConformance):
