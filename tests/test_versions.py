@@ -81,7 +81,7 @@ def test_a_plugin_built_for_another_core_is_refused_before_import(
     registry = load_plugins()
     info = registry.plugins["future"]
     assert info.error is not None
-    assert "future-plugin 9.0.0 supports mmsearch<10,>=9.0" in info.error
+    assert "future-plugin 9.0.0 supports mmsearch>=9.0,<10" in info.error
     assert f"mmsearch {mmsearch.__version__} is installed; not loaded" in info.error
     assert "pip install" in info.error
     assert info in registry.failures
@@ -100,6 +100,35 @@ def test_a_plugin_whose_range_includes_this_core_loads(
         assert (tmp_path / "future_plugin.py.imported").exists()
     finally:
         sys.modules.pop("future_plugin", None)
+
+
+@pytest.mark.parametrize(
+    ("specifier", "core", "allowed"),
+    [
+        (">=0.1.0,<0.2", "0.1.0", True),
+        (">=0.1.0,<0.2", "0.1.7", True),
+        (">=0.1.0,<0.2", "0.2", False),
+        (">=0.1.0,<0.2", "0.0.9", False),
+        (">=0.1", "0.1.0", True),
+        ("==0.1", "0.1.0", True),
+        ("!=0.1.0", "0.1", False),
+        ("~=0.1.2", "0.1.9", True),  # not a plain clause: packaging answers
+        ("~=0.1.2", "0.2.0", False),
+        ("==0.1.*", "0.1.3", True),
+        (">=0.1.0,<0.2", "0.1.1rc1", True),
+        (">=0.1.0,<0.2", "0.2.0rc1", False),
+    ],
+)
+def test_the_core_range_check_agrees_with_packaging(
+    specifier: str, core: str, allowed: bool
+) -> None:
+    from packaging.specifiers import SpecifierSet
+    from packaging.version import Version
+
+    from mmsearch.plugin_compat import _allows
+
+    assert _allows(specifier, core) is allowed
+    assert SpecifierSet(specifier).contains(Version(core), prereleases=True) is allowed
 
 
 def test_every_installed_first_party_plugin_accepts_this_core() -> None:
