@@ -119,6 +119,8 @@ def candidate_frames(
     try:
         # demux() ends with an empty packet, which flushes the decoder's last frames.
         for packet in container.demux(stream):
+            if mode == "keyframes" and not packet.is_keyframe and packet.size:
+                continue  # not even parsed; the empty packet at the end still flushes
             for frame in decoder.decode(packet):
                 if frame.time is None:
                     continue
