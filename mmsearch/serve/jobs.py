@@ -5,6 +5,11 @@ writer lock (``mmsearch index`` from another process gets "lock held", and a job
 while another process holds the lock is refused with 409). Cancelling, or stopping the
 server, stops a job at its next file: batches already committed stay, the batch in hand is
 not written, so nothing is half-written and the next run picks up the rest.
+
+Progress comes from the indexer's own ``on_progress`` snapshots (stage, counts, rate, ETA):
+``done`` is the files committed, the honest "files done". A cancelled job stops right after
+its next commit (so the batch in hand is kept), or at the next snapshot once
+:data:`CANCEL_GRACE` seconds have passed without one (its batch in hand is then dropped).
 """
 
 from __future__ import annotations
@@ -18,11 +23,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mmsearch.index.progress import IndexProgress
 from mmsearch.serve.state import Engine
 
 log = logging.getLogger("mmsearch.serve")
 
 FINISHED = ("done", "failed", "cancelled")
+CANCEL_GRACE = 10.0
+"""Seconds a cancelled job may take to reach its next commit before it stops anyway."""
 
 
 class JobCancelledError(Exception):
@@ -48,7 +56,10 @@ class Job:
     finished: float | None = None
     report: dict[str, Any] | None = None
     error: str | None = None
+    progress: dict[str, Any] | None = None
+    """The indexer's last snapshot: stage, root, total, extracted, committed, rate, eta."""
     cancel: threading.Event = field(default_factory=threading.Event)
+    cancelled_at: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The job as ``GET /api/v1/jobs/{id}`` gives it."""
@@ -64,6 +75,7 @@ class Job:
             "finished": self.finished,
             "report": self.report,
             "error": self.error,
+            "progress": self.progress,
         }
 
 
@@ -116,14 +128,15 @@ class Jobs:
     def cancel(self, job_id: str) -> Job | None:
         """Ask a job to stop at its next file; the job, or None if unknown."""
         job = self.get(job_id)
-        if job is not None:
+        if job is not None and not job.cancel.is_set():
+            job.cancelled_at = time.monotonic()
             job.cancel.set()
         return job
 
     def stop(self, timeout: float = 60.0) -> None:
         """Cancel every job and wait for them (server shutdown)."""
         for job in self.all():
-            job.cancel.set()
+            self.cancel(job.id)
         for thread in self._threads:
             thread.join(timeout)
 
@@ -146,7 +159,7 @@ class Jobs:
         try:
             with self.engine.write_lock:
                 lib = self.engine.writer()
-                report = lib.index(*job.paths, progress=self._progress(job))
+                report = lib.index(*job.paths, on_progress=self._progress(job))
             self._update(job, state="done", report=report.to_json())
             log.info("index job %s done: %s", job.id, "; ".join(report.summary_lines()[:1]))
         except JobCancelledError:
@@ -161,11 +174,15 @@ class Jobs:
         finally:
             self._update(job, finished=time.time())
 
-    def _progress(self, job: Job) -> Callable[[int, int], None]:
-        def progress(done: int, total: int) -> None:
-            if job.cancel.is_set():
-                raise JobCancelledError
-            self._update(job, done=done, total=total)
+    def _progress(self, job: Job) -> Callable[[IndexProgress], None]:
+        def progress(snap: IndexProgress) -> None:
+            committed_now = snap.committed > job.done or snap.stage in ("scan", "finish")
+            self._update(job, done=snap.committed, total=snap.total, root=snap.root or job.root,
+                         progress=snap.to_json())  # fmt: skip
+            if job.cancel.is_set() and snap.stage != "finish":
+                late = time.monotonic() - (job.cancelled_at or 0.0) > CANCEL_GRACE
+                if committed_now or late:
+                    raise JobCancelledError
 
         return progress
 

@@ -153,3 +153,38 @@ def test_read_only_server_refuses_index_jobs_with_409(tmp_path: Path) -> None:
         assert status == 409 and "--read-only" in body["error"]["message"]
     finally:
         stop_server(served)
+
+
+def test_a_cancelled_job_keeps_its_committed_batches_and_the_next_run_finishes(
+    tmp_path: Path,
+) -> None:
+    db, media = make_library(tmp_path)
+    many = media / "many"
+    many.mkdir()
+    for i in range(2000):
+        (many / f"n{i:04d}.txt").write_text(f"Note number {i} about walrus{i}.")
+    served = start_server(db, media, home=tmp_path / "home")
+    try:
+        body = json.dumps({"paths": [str(media)]}).encode()
+        _, _, job = request(
+            served.url + "/api/v1/index", body, {"Content-Type": "application/json"}
+        )
+        while True:  # cancel once the first batch is in
+            _, _, seen = served.get(f"/api/v1/jobs/{job['job_id']}")
+            if seen["done"] or seen["state"] != "running":
+                break
+        status, _, _ = request(served.url + f"/api/v1/jobs/{job['job_id']}", method="DELETE")
+        assert status == 200
+        served.get(f"/api/v1/jobs/{job['job_id']}/events")  # returns when the job ended
+        _, _, final = served.get(f"/api/v1/jobs/{job['job_id']}")
+        assert final["state"] == "cancelled", final
+        assert 0 < final["done"] < 2000 and final["done"] % 64 == 0  # whole batches only
+        _, _, again = request(
+            served.url + "/api/v1/index", body, {"Content-Type": "application/json"}
+        )
+        served.get(f"/api/v1/jobs/{again['job_id']}/events")
+        _, _, second = served.get(f"/api/v1/jobs/{again['job_id']}")
+        assert second["state"] == "done"
+        assert second["report"]["indexed"] == 2000 - final["done"]
+    finally:
+        stop_server(served)
