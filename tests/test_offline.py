@@ -25,7 +25,7 @@ from mmsearch_hash_encoder import HashEncoder
 from mmsearch_images import PillowImageExtractor
 from mmsearch_offline import OfflineEncoder, OfflineWeightsError, identity, models, weights
 from mmsearch_offline.cache import VectorCache, cache_dir
-from mmsearch_offline.conse import Conse, class_names, class_vectors
+from mmsearch_offline.conse import Conse, class_glosses, class_names, class_vectors
 from mmsearch_offline.convert import to_timm
 from mmsearch_offline.image_model import ImageModel
 from mmsearch_offline.text_model import TextModel
@@ -172,7 +172,7 @@ def test_checkpoint_names_both_weights_and_the_conse_parameters() -> None:
     default = OfflineEncoder()
     assert default.checkpoint == (
         "all-MiniLM-L6-v2@53aa5117+efficientnet-lite0@57934424"
-        '+conse(top=10,prompt="a photo of a {}.",classes=8800e392)'
+        '+conse(top=10,prompt="a photo of a {}.",classes=8800e392,glosses=cc814aaf)'
     )
     assert default.space_key.endswith("|384|1")
     assert OfflineEncoder(top=5).space_key != default.space_key
@@ -185,6 +185,21 @@ def test_configure_accepts_only_its_own_checkpoint_and_names_it() -> None:
     assert enc.configure(enc.checkpoint) is enc
     with pytest.raises(ValueError, match=r"one model, 'all-MiniLM-L6-v2@.*--encoder"):
         enc.configure("ViT-B-32")
+
+
+def test_a_space_made_before_glosses_still_configures_as_it_was() -> None:
+    enc = OfflineEncoder()
+    before = '+conse(top=10,prompt="a photo of a {}.",classes=8800e392)'
+    old = enc.configure(enc.checkpoint.split("+conse(")[0] + before)
+    assert old is not enc and not old.glosses and old.checkpoint.endswith(before)
+    assert old.space_key != enc.space_key
+
+
+def test_the_glosses_file_matches_its_hash_and_names_hypernyms() -> None:
+    glosses = class_glosses()
+    names = class_names()
+    assert len(glosses) == 1000
+    assert glosses[names.index("tabby cat")].startswith("a cat ")
 
 
 def test_bad_conse_parameters_are_refused() -> None:
@@ -337,10 +352,16 @@ def test_vectors_are_unit_rows_of_384_and_repeat_exactly(encoder: OfflineEncoder
 def test_models_loaded_afresh_give_the_same_vectors(encoder: OfflineEncoder) -> None:
     texts = ["a cat on a sofa", "the budget for next year"]
     images = _sample_images()
-    shared = models.class_name_vectors(encoder.checkpoint, encoder.prompt, encoder.dim)
+    shared = models.class_name_vectors(
+        encoder.checkpoint, encoder.prompt, encoder.dim, encoder.glosses
+    )
     text = TextModel.load()
-    prompts = [encoder.prompt.format(name) for name in class_names()[:40]]
-    np.testing.assert_allclose(text.encode(prompts), shared[:40], atol=1e-5)
+    names = class_names()[:40]
+    prompts = text.encode([encoder.prompt.format(name) for name in names])
+    glossed = text.encode([f"{n}: {g}" for n, g in zip(names, class_glosses(), strict=False)])
+    mixed = prompts + glossed
+    expected = mixed / np.linalg.norm(mixed, axis=1, keepdims=True)
+    np.testing.assert_allclose(expected, shared[:40], atol=1e-5)
     np.testing.assert_allclose(text.encode(texts), encoder.encode_batch("text", texts), atol=1e-5)
     fresh = Conse(shared, encoder.top).project(ImageModel.load().probabilities(images))
     np.testing.assert_allclose(fresh, encoder.encode_batch("image", images), atol=1e-5)

@@ -18,7 +18,7 @@ import numpy.typing as npt
 import torch
 
 from mmsearch_offline.cache import VectorCache
-from mmsearch_offline.identity import CLASSES_SHA256
+from mmsearch_offline.identity import CLASSES_SHA256, GLOSSES_SHA256
 from mmsearch_offline.weights import OfflineWeightsError
 
 FloatArray = npt.NDArray[np.float32]
@@ -41,14 +41,42 @@ def class_names() -> list[str]:
     return names
 
 
+def class_glosses() -> list[str]:
+    """WordNet's gloss of each class, in class-index order, checked against their hash."""
+    data = resources.files("mmsearch_offline").joinpath("imagenet_glosses.txt").read_bytes()
+    if hashlib.sha256(data).hexdigest() != GLOSSES_SHA256:
+        raise OfflineWeightsError(
+            "mmsearch_offline/imagenet_glosses.txt does not match GLOSSES_SHA256 in "
+            "mmsearch_offline/identity.py; reinstall mmsearch-offline."
+        )
+    glosses = data.decode("utf-8").splitlines()
+    if len(glosses) != CLASS_COUNT:
+        raise OfflineWeightsError(f"expected {CLASS_COUNT} glosses, found {len(glosses)}")
+    return glosses
+
+
 def class_vectors(
-    embed: Callable[[Sequence[str]], FloatArray], prompt: str, dim: int, cache: VectorCache
+    embed: Callable[[Sequence[str]], FloatArray],
+    prompt: str,
+    dim: int,
+    cache: VectorCache,
+    glosses: bool = False,
 ) -> FloatArray:
-    """The ``(1000, dim)`` embedded prompts, from the cache or computed and cached."""
+    """The ``(1000, dim)`` embedded class texts, from the cache or computed and cached.
+
+    With ``glosses``, each class is the unit mean of its prompt ("a photo of a tabby
+    cat.") and its name with WordNet's gloss ("tabby cat: a cat with a grey or tawny coat
+    mottled with black"): the gloss carries the hypernym a person searches with.
+    """
     cached = cache.load((CLASS_COUNT, dim))
     if cached is not None:
         return cached
-    vectors = embed([prompt.format(name) for name in class_names()])
+    names = class_names()
+    vectors = embed([prompt.format(name) for name in names])
+    if glosses:
+        glossed = embed([f"{n}: {g}" for n, g in zip(names, class_glosses(), strict=True)])
+        mixed = vectors + glossed
+        vectors = (mixed / np.linalg.norm(mixed, axis=1, keepdims=True)).astype(np.float32)
     cache.save(vectors)
     return vectors
 

@@ -41,10 +41,14 @@ class OfflineEncoder(Encoder):
     # weights keep each side's match at about 0.7 of its own score (docs/models-offline.md).
     text_fusion_weight: ClassVar[float] = 0.5
 
-    def __init__(self, top: int = identity.TOP_T, prompt: str = identity.PROMPT) -> None:
+    def __init__(
+        self, top: int = identity.TOP_T, prompt: str = identity.PROMPT, glosses: bool = True
+    ) -> None:
         self.top = top
         self.prompt = prompt
-        self.checkpoint = identity.checkpoint(top, prompt)
+        self.glosses = glosses
+        """Whether class texts carry WordNet glosses (False: a space made before them)."""
+        self.checkpoint = identity.checkpoint(top, prompt, glosses)
         self.dim = identity.DIM
         self._batch_size: int | None = None
         self._text: TextModel | OnnxTextModel | None = None
@@ -84,6 +88,9 @@ class OfflineEncoder(Encoder):
         """This encoder for its own checkpoint; it has no other model to offer."""
         if checkpoint in ("", self.checkpoint):
             return self
+        if checkpoint == identity.checkpoint(self.top, self.prompt, glosses=False):
+            # A library made before glosses keeps its space, and its vectors still compare.
+            return type(self)(self.top, self.prompt, glosses=False)
         raise ValueError(
             f"the offline encoder has one model, {self.checkpoint!r} (got {checkpoint!r}); "
             "for another model choose another encoder with --encoder (`mmsearch plugins` "
@@ -112,7 +119,9 @@ class OfflineEncoder(Encoder):
             from mmsearch_offline.conse import Conse
 
             self._text_model()
-            vectors = models.class_name_vectors(self.checkpoint, self.prompt, self.dim)
+            vectors = models.class_name_vectors(
+                self.checkpoint, self.prompt, self.dim, self.glosses
+            )
             self._conse = Conse(vectors, self.top)
             self._image = models.image_model()
         return self._image, self._conse

@@ -71,7 +71,7 @@ def image_model() -> ImageModel:
         return _image[0]
 
 
-def class_name_vectors(checkpoint: str, prompt: str, dim: int) -> FloatArray:
+def class_name_vectors(checkpoint: str, prompt: str, dim: int, glosses: bool = False) -> FloatArray:
     """The embedded class-name prompts for this checkpoint: memory, else file cache, else
     computed (and cached) with the text model."""
     from mmsearch_offline.conse import class_vectors
@@ -80,5 +80,5 @@ def class_name_vectors(checkpoint: str, prompt: str, dim: int) -> FloatArray:
     with _lock:
         if checkpoint not in _class_vectors:
             cache = VectorCache(cache_dir(), checkpoint)
-            _class_vectors[checkpoint] = class_vectors(text.encode, prompt, dim, cache)
+            _class_vectors[checkpoint] = class_vectors(text.encode, prompt, dim, cache, glosses)
         return _class_vectors[checkpoint]
