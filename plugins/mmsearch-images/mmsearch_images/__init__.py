@@ -25,6 +25,7 @@ import numpy.typing as npt
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from mmsearch import Extractor, MediaType, Segment, SkipFile, Source, hookimpl
+from mmsearch_images.camera_raw import is_camera_raw
 from mmsearch_images.heif import EXTENSIONS as HEIF_EXTENSIONS
 from mmsearch_images.heif import ensure_heif_opener, is_heif
 from mmsearch_images.reduce import draft, draft_side, shrink
@@ -168,8 +169,13 @@ class PillowImageExtractor(Extractor):
     signatures: ClassVar[tuple[bytes, ...]] = _SIGNATURES
 
     def sniff(self, head: bytes) -> bool:
-        """JPEG, PNG, GIF, TIFF by magic bytes; WebP, BMP and HEIF by their header layout."""
-        return super().sniff(head) or any(check(head) for check in _EXTRA_SNIFFERS)
+        """JPEG, PNG, GIF, TIFF by magic bytes; WebP, BMP and HEIF by their header layout.
+
+        A camera RAW in a TIFF container is not claimed: it is mmsearch-raw's.
+        """
+        if super().sniff(head):
+            return not is_camera_raw(head)
+        return any(check(head) for check in _EXTRA_SNIFFERS)
 
     def extract(self, source: Source) -> Iterator[Segment]:
         """Decode the image, checking its size against the megapixel cap before decoding."""
