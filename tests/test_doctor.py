@@ -74,6 +74,8 @@ def test_a_plugin_that_does_not_load_is_the_first_thing_to_fix(
     first = report["first_problem"]
     assert first["name"] == "plugins"
     assert "no_such_plugin_module" in first["fix"] and "ModuleNotFoundError" in first["fix"]
+    result = CliRunner().invoke(cli, ["--db", str(indexed), "doctor"])
+    assert "warning: plugin" not in result.stderr  # said once, in the report
 
 
 def test_no_encoder_that_can_run_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -30,7 +30,8 @@ def registry_for(ctx: click.Context) -> Registry:
 
         obj["registry"] = load_plugins()
     registry: Registry = obj["registry"]
-    if not obj.get("warned") and ctx.info_name != "plugins":
+    # `plugins` and `doctor` report failures themselves.
+    if not obj.get("warned") and ctx.info_name not in ("plugins", "doctor"):
         obj["warned"] = True
         for info in registry.failures:
             click.echo(
