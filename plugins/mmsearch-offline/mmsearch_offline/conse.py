@@ -25,34 +25,30 @@ FloatArray = npt.NDArray[np.float32]
 CLASS_COUNT = 1000
 
 
+def _class_lines(file: str, sha256: str, constant: str, what: str) -> list[str]:
+    """One line per class from a shipped file, checked against its hash and its count."""
+    data = resources.files("mmsearch_offline").joinpath(file).read_bytes()
+    if hashlib.sha256(data).hexdigest() != sha256:
+        # The file is part of the space; an edited one must make a new space, not blend in.
+        raise OfflineWeightsError(
+            f"mmsearch_offline/{file} does not match {constant} in "
+            "mmsearch_offline/identity.py; reinstall mmsearch-offline, or, if you changed "
+            f"the {what} on purpose, update the hash (it makes a new space)."
+        )
+    lines = data.decode("utf-8").splitlines()
+    if len(lines) != CLASS_COUNT:
+        raise OfflineWeightsError(f"expected {CLASS_COUNT} {what}, found {len(lines)}")
+    return lines
+
+
 def class_names() -> list[str]:
     """The ImageNet-1k class names in class-index order, checked against their hash."""
-    data = resources.files("mmsearch_offline").joinpath("imagenet_classes.txt").read_bytes()
-    if hashlib.sha256(data).hexdigest() != CLASSES_SHA256:
-        # The names are part of the space; an edited file must make a new one, not blend in.
-        raise OfflineWeightsError(
-            "mmsearch_offline/imagenet_classes.txt does not match CLASSES_SHA256 in "
-            "mmsearch_offline/identity.py; reinstall mmsearch-offline, or, if you changed "
-            "the names on purpose, update the hash (it makes a new space)."
-        )
-    names = data.decode("utf-8").splitlines()
-    if len(names) != CLASS_COUNT:
-        raise OfflineWeightsError(f"expected {CLASS_COUNT} class names, found {len(names)}")
-    return names
+    return _class_lines("imagenet_classes.txt", CLASSES_SHA256, "CLASSES_SHA256", "class names")
 
 
 def class_glosses() -> list[str]:
     """WordNet's gloss of each class, in class-index order, checked against their hash."""
-    data = resources.files("mmsearch_offline").joinpath("imagenet_glosses.txt").read_bytes()
-    if hashlib.sha256(data).hexdigest() != GLOSSES_SHA256:
-        raise OfflineWeightsError(
-            "mmsearch_offline/imagenet_glosses.txt does not match GLOSSES_SHA256 in "
-            "mmsearch_offline/identity.py; reinstall mmsearch-offline."
-        )
-    glosses = data.decode("utf-8").splitlines()
-    if len(glosses) != CLASS_COUNT:
-        raise OfflineWeightsError(f"expected {CLASS_COUNT} glosses, found {len(glosses)}")
-    return glosses
+    return _class_lines("imagenet_glosses.txt", GLOSSES_SHA256, "GLOSSES_SHA256", "glosses")
 
 
 def class_vectors(
