@@ -2,7 +2,8 @@
 
 The public API is what this module exports; plugins import from here, from
 :mod:`mmsearch.contracts` and :mod:`mmsearch.hookspecs` (torch-based encoders also
-from :mod:`mmsearch.torch_device`), and nowhere else.
+from :mod:`mmsearch.torch_device`, and encoders with an ONNX copy of their text side
+from :mod:`mmsearch.onnx_cache`), and nowhere else.
 """
 
 import importlib

@@ -66,7 +66,7 @@ def cache_folder(name: str) -> Path:
 def model_path(name: str, key: str) -> Path:
     """Where the copy for ``key`` (everything its vectors depend on) is kept."""
     digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:20]
-    return cache_folder(name) / f"text-{digest}.onnx"
+    return cache_folder(name) / f"text-{digest}.ort"
 
 
 def _threads() -> int:
@@ -78,19 +78,29 @@ def _threads() -> int:
         return 0
 
 
+def _options(ort: Any, optimized: bool) -> Any:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = _threads()  # 0: onnxruntime's choice (physical cores)
+    options.log_severity_level = 3
+    if optimized:  # optimized when it was saved: loading skips the graph passes
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    return options
+
+
 def open_session(path: Path) -> Any | None:
     """An onnxruntime session on the CPU for ``path``, or None when there is no usable copy.
 
-    A file that exists but does not load is deleted (it will be exported again).
+    ``.ort`` files (the cached form) are onnxruntime's own format, saved already optimized:
+    the ViT-B-32 text tower loaded in 2.6 s instead of 6.4 s from its ``.onnx`` with the
+    default graph passes (measured on a loaded 2-core machine). A file that exists but
+    does not load is deleted (it will be exported again).
     """
     if not enabled() or not path.is_file():
         return None
     try:
         import onnxruntime as ort  # type: ignore[import-untyped]
 
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = _threads()  # 0: onnxruntime's choice (physical cores)
-        options.log_severity_level = 3
+        options = _options(ort, optimized=path.suffix == ".ort")
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # damaged file, incompatible runtime: torch answers instead
         log.warning("The ONNX text model %s does not load (%s); it is made again.", path, exc)
@@ -109,25 +119,47 @@ def smallest_cosine(
     return float(np.min(dots / np.maximum(norms, 1e-12)))
 
 
+def _to_ort_format(onnx_file: Path, ort_file: Path) -> None:
+    """Save ``onnx_file`` optimized, in onnxruntime's format, as ``ort_file``."""
+    import onnxruntime as ort
+
+    options = _options(ort, optimized=False)
+    # Extended, not all: the layout passes of "all" are tied to this CPU's instructions.
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    options.optimized_model_filepath = str(ort_file)
+    options.add_session_config_entry("session.save_model_format", "ORT")
+    ort.InferenceSession(str(onnx_file), options, providers=["CPUExecutionProvider"])
+
+
+def _temporary(folder: Path, suffix: str) -> Path:
+    fd, name = tempfile.mkstemp(dir=folder, suffix=suffix)  # 0600, like the catalog
+    os.close(fd)
+    return Path(name)
+
+
 def export_checked(
     path: Path,
     export: Callable[[Path], None],
     check: Callable[[Any], float],
     what: str,
 ) -> bool:
-    """Write ``path`` with ``export`` (to a temporary file), keep it if ``check(session)``,
-    the smallest cosine to torch, reaches :data:`MIN_COSINE`. Never raises: a copy that
-    cannot be made only means torch keeps answering."""
+    """Write ``path`` (an ``.ort`` file) with ``export`` (an ONNX file, made in a temporary
+    file and converted), keep it if ``check(session)``, the smallest cosine to torch,
+    reaches :data:`MIN_COSINE`. Never raises: a copy that cannot be made only means torch
+    keeps answering."""
     if not enabled():
         return False
     tmp: Path | None = None
+    graph: Path | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=path.parent, suffix=".onnx.tmp")
-        os.close(fd)
-        tmp = Path(name)
-        export(tmp)
-        session = open_session(tmp)
+        graph = _temporary(path.parent, ".onnx.tmp")
+        export(graph)
+        tmp = _temporary(path.parent, ".tmp.ort")  # onnxruntime knows its format by the name
+        _to_ort_format(graph, tmp)
+        graph.unlink()
+        graph = None
+        session = _open_ort(tmp)
         cosine = check(session) if session is not None else -1.0
         del session
         if cosine < MIN_COSINE:
@@ -149,5 +181,27 @@ def export_checked(
         )
         return False
     finally:
-        if tmp is not None:
-            tmp.unlink(missing_ok=True)
+        for leftover in (tmp, graph):
+            if leftover is not None:
+                leftover.unlink(missing_ok=True)
+
+
+def _open_ort(path: Path) -> Any:
+    """A session on a freshly written ``.ort`` file (kept even if ``MMSEARCH_ONNX`` changed)."""
+    import onnxruntime as ort
+
+    options = _options(ort, optimized=True)
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+__all__ = [
+    "ENV",
+    "MIN_COSINE",
+    "THREADS_ENV",
+    "cache_folder",
+    "enabled",
+    "export_checked",
+    "model_path",
+    "open_session",
+    "smallest_cosine",
+]

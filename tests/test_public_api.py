@@ -1,7 +1,8 @@
 """The public API, and plugins that stay inside it.
 
 Public: what ``mmsearch`` exports (``__all__``), ``mmsearch.contracts``,
-``mmsearch.hookspecs``, ``mmsearch.torch_device`` (for torch encoders), and what
+``mmsearch.hookspecs``, ``mmsearch.torch_device`` (for torch encoders),
+``mmsearch.onnx_cache`` (for encoders with an ONNX copy of their text side), and what
 ``mmsearch.testing`` exports. Every first-party
 plugin under plugins/ is read with ``ast`` (not imported), so a plugin added by
 anyone is checked, tests and benchmarks included.
@@ -31,6 +32,8 @@ PUBLIC_MODULES = {
     "mmsearch.store.digest",
     "mmsearch.testing",
     "mmsearch.torch_device",
+    # The checked, cached ONNX copies of text towers (open-clip and offline use it).
+    "mmsearch.onnx_cache",
 }
 # For modules with __all__, only the names it lists are public.
 EXPORTS = {"mmsearch": set(mmsearch.__all__), "mmsearch.testing": set(mmsearch.testing.__all__)}

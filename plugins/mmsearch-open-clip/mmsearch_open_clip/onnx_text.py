@@ -5,7 +5,8 @@ by :mod:`mmsearch_open_clip.onnx_export` when the torch model is loaded anyway, 
 rules (checked against torch, cached by key, fallback) are :mod:`mmsearch.onnx_cache`'s.
 Only text towers that trim exactly (open_clip's causal ``CLIP`` with argmax pooling, see
 :mod:`mmsearch_open_clip.text`) with open_clip's default tokenizer get a copy. The graph
-takes one row of 77 tokens (see :mod:`mmsearch_open_clip.onnx_export` for why).
+takes one row of tokens cut to its real length, with their positions and the causal mask
+(see :mod:`mmsearch_open_clip.onnx_export` for why).
 """
 
 from __future__ import annotations
@@ -26,10 +27,11 @@ from mmsearch_open_clip.choice import ModelChoice
 from mmsearch_open_clip.configs import config_file
 
 FloatArray = npt.NDArray[np.float32]
-FORMAT = "1"
+FORMAT = "2"
 """Bumped when the exported graph changes (inputs, outputs, what it computes)."""
 CACHE_NAME = "open-clip"
-INPUT = "tokens"
+INPUTS = ("tokens", "positions", "mask")
+_CAUSAL = np.triu(np.full((bpe.CONTEXT_LENGTH, bpe.CONTEXT_LENGTH), -np.inf, np.float32), 1)
 CACHE_SIZE = 256
 
 
@@ -48,6 +50,17 @@ def copy_path(choice: ModelChoice) -> Path | None:
         return None
     key = f"{FORMAT}|{choice.checkpoint}|open_clip {_open_clip_version()}"
     return model_path(CACHE_NAME, key)
+
+
+def graph_inputs(row: npt.NDArray[np.int64]) -> dict[str, npt.NDArray[np.generic]]:
+    """The graph's inputs for one row of 77 tokens: the row up to its end token (the argmax),
+    their positions, and the causal mask at that length."""
+    length = int(row.argmax()) + 1
+    return {
+        "tokens": np.ascontiguousarray(row[None, :length]),
+        "positions": np.arange(length, dtype=np.int64),
+        "mask": np.ascontiguousarray(_CAUSAL[:length, :length]),
+    }
 
 
 class OnnxTextTower:
@@ -78,8 +91,8 @@ class OnnxTextTower:
         return cls(session, tokenizer, choice.arch.embed_dim)
 
     def vectors(self, tokens: npt.NDArray[np.int64]) -> FloatArray:
-        """Unit rows for ``(n, 77)`` token rows, one graph run per row."""
-        outs = [self.session.run(None, {INPUT: tokens[i : i + 1]})[0] for i in range(len(tokens))]
+        """Unit rows for ``(n, 77)`` token rows, one graph run per row at its real length."""
+        outs = [self.session.run(None, graph_inputs(row))[0] for row in tokens]
         rows = np.concatenate(outs).astype(np.float32) if outs else np.empty((0, self.dim))
         unit: FloatArray = rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
         return unit
