@@ -299,5 +299,25 @@ def _add_plugin_commands(group: click.Group) -> None:
 
 def main() -> None:
     """Entry point of the ``mmsearch`` script."""
-    _add_plugin_commands(cli)
+    if _command(sys.argv[1:]) not in _WITHOUT_PLUGIN_COMMANDS:
+        _add_plugin_commands(cli)
     cli.main(prog_name="mmsearch")
+
+
+_WITHOUT_PLUGIN_COMMANDS = frozenset({"query", "status"})
+"""Commands that need no plugin's command registered: plugins load only if they are used
+(``registry_for``), so a query that a running server answers never imports them."""
+
+
+def _command(args: list[str]) -> str | None:
+    """The command ``args`` name (the first word that is not a group option or its value)."""
+    values = {"--db"}  # group options that take a value
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in values:
+            skip = True
+        elif not arg.startswith("-"):
+            return arg
+    return None
