@@ -52,3 +52,16 @@ def test_the_client_imports_nothing_heavy() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[] []"
+
+
+def test_a_query_the_server_answers_imports_no_model_store_or_plugin(served: Served) -> None:
+    env = {**cli_env(served.db.parent), "PYTHONPROFILEIMPORTTIME": "1"}
+    done = subprocess.run(
+        [*MMSEARCH, "--db", str(served.db), "query", "red car"],
+        capture_output=True, text=True, env=env, timeout=120, check=True,
+    )  # fmt: skip
+    imported = {line.split("|")[-1].strip() for line in done.stderr.splitlines() if "|" in line}
+    assert "mmsearch.serve.client" in imported  # it went through the client
+    heavy = {"torch", "faiss", "sqlalchemy", "PIL", "fastapi", "uvicorn", "mmsearch.library"}
+    assert not imported & heavy
+    assert not [m for m in imported if m.startswith("mmsearch_")]  # no plugin
