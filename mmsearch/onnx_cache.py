@@ -100,7 +100,9 @@ def open_session(path: Path) -> Any | None:
     try:
         import onnxruntime as ort  # type: ignore[import-untyped]
 
-        options = _options(ort, optimized=path.suffix == ".ort")
+        if path.suffix == ".ort":
+            return _open_ort(path)
+        options = _options(ort, optimized=False)
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # damaged file, incompatible runtime: torch answers instead
         log.warning("The ONNX text model %s does not load (%s); it is made again.", path, exc)
@@ -187,7 +189,13 @@ def export_checked(
 
 
 def _open_ort(path: Path) -> Any:
-    """A session on a freshly written ``.ort`` file (kept even if ``MMSEARCH_ONNX`` changed)."""
+    """A session on an ``.ort`` file, optimized when it was saved.
+
+    Loaded by path: handing onnxruntime the bytes with ``use_ort_model_bytes_directly`` and
+    ``use_ort_model_bytes_for_initializers`` (to keep one copy of the weights) crashed this
+    onnxruntime (1.32, a segmentation fault), and by path those settings changed nothing
+    (638 MB peak for the ViT-B-32 text tower either way, measured).
+    """
     import onnxruntime as ort
 
     options = _options(ort, optimized=True)
