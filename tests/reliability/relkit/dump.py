@@ -16,6 +16,11 @@ the foreign keys that hold them are replaced by natural keys):
   ``calibration:*`` (a measurement refreshed only when the vector count moves
   by a margin, so it depends on the order of runs; checked for presence instead).
 - ``alembic_version``: the schema revision.
+- ``feedback``: query and good/bad, keyed by (item key, query, good), without ``id``
+  and ``created_at``; ``adapters``: every column but ``id``, ``space_id`` and
+  ``created_at``, keyed by (space key, name). Index runs never write either (tune and
+  feedback do), so after any run both hold what they held before.
+- ``item_extractors``: every column but ``item_id``, keyed by (item key, extractor).
 - ``space_digests``: not compared (a digest of (segment id, vector) pairs, and ids
   differ between two catalogs of the same files); relkit/checks.py checks that a
   digest true at its space's generation is the digest of the space's vectors.
@@ -41,11 +46,13 @@ IGNORED_COLUMNS = {
     "items": {"id", "root_id", "indexed_at"},
     "segments": {"id", "item_id"},
     "spaces": {"id", "created_at", "generation"},
+    "item_extractors": {"item_id"},
 }
 HISTORY_SETTINGS = ("catalog_id", "calibration:")
 KNOWN_TABLES = {
     "roots", "items", "segments", "spaces", "vectors", "settings", "alembic_version",
-    "segments_fts", "space_digests",
+    "segments_fts", "space_digests", "feedback", "adapters",
+    "item_extractors",
 }  # fmt: skip
 FTS_SHADOW_PREFIX = "segments_fts_"
 
@@ -112,6 +119,17 @@ def dump_catalog(db: Path) -> Dump:
                 if not r["key"].startswith(HISTORY_SETTINGS)
             },
             "alembic_version": {r["version_num"]: True for r in _rows(conn, "alembic_version")},
+            "item_extractors": {
+                (items[r["item_id"]], r["extractor"]): _kept("item_extractors", r)
+                for r in _rows(conn, "item_extractors")
+            },
+            "feedback": {
+                (items[r["item_id"]], r["query"], r["good"]): True for r in _rows(conn, "feedback")
+            },
+            "adapters": {
+                (spaces[r["space_id"]], r["name"]): (r["active"], r["data"], r["report"])
+                for r in _rows(conn, "adapters")
+            },
         }
 
 
