@@ -44,3 +44,26 @@ def test_watched_folder_follows_new_changed_moved_and_deleted_files(tmp_path: Pa
         assert moved, "the rename was indexed as a move (its vectors kept)"
     finally:
         assert stop_server(served) == 0
+
+
+def test_a_burst_of_new_files_becomes_a_few_batched_runs(tmp_path: Path) -> None:
+    db, media = make_library(tmp_path)
+    served = start_server(db, media, "--watch", str(media), home=tmp_path / "home")
+    try:
+        _wait_for(served, "harbour", lambda p: bool(p))  # the start-up run is over
+        burst = media / "burst"
+        burst.mkdir()
+        for i in range(1000):
+            (burst / f"b{i:04d}.txt").write_text(f"Burst note {i} about a narwhal{i}.")
+        _wait_for(served, "narwhal999", lambda p: any(x.endswith("b0999.txt") for x in p), 300)
+        deadline = time.monotonic() + 120
+        while True:  # files written late in the burst may be in one more run
+            _, _, jobs = served.get("/api/v1/jobs")
+            runs = [j for j in jobs["jobs"] if j["report"] and j["report"]["indexed"]]
+            if sum(j["report"]["indexed"] for j in runs) >= 1000 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert sum(j["report"]["indexed"] for j in runs) == 1000
+        assert len(runs) <= 10, [j["report"]["indexed"] for j in runs]  # not 1,000 runs
+    finally:
+        stop_server(served)
