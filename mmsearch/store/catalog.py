@@ -235,8 +235,7 @@ class Catalog:
         with self.engine.begin() as conn:
             digests = DigestTracker(conn)
             digests.touch(space_id)
-            replaced = self._clear_replaced(conn, records)
-            digests.removing_segments(replaced)
+            replaced = self._clear_replaced(conn, records, digests)
             for record in records:
                 item_id = self._upsert_item(conn, root_id, record, now)
                 self._insert_runs(conn, item_id, record.runs)
@@ -254,23 +253,35 @@ class Catalog:
             fault_point("mid-batch-transaction")
         return replaced, np.asarray(new_ids, dtype=np.int64), vectors
 
-    def _clear_replaced(self, conn: Connection, records: Sequence[ItemRecord]) -> list[int]:
-        """Delete what the records replace (segments, extractor runs); the segment ids."""
+    def _clear_replaced(
+        self, conn: Connection, records: Sequence[ItemRecord], digests: DigestTracker
+    ) -> list[int]:
+        """Delete what the records replace (segments, extractor runs); the segment ids.
+
+        Every id is collected first and handed to ``digests`` before anything is deleted:
+        the digest subtracts the vectors it is told about, so they must still be there.
+        """
         whole = [r.existing_id for r in records if r.existing_id is not None and r.rerun is None]
         replaced = self.segment_ids_of(conn, whole)
-        for chunk in chunks(whole):
-            conn.execute(delete(Segment).where(Segment.item_id.in_(chunk)))
-            conn.execute(delete(ItemExtractor).where(ItemExtractor.item_id.in_(chunk)))
+        partial: list[tuple[int, list[str]]] = []
         for record in records:
             if record.existing_id is None or record.rerun is None:
                 continue
             names = sorted(record.rerun)
             mine = (Segment.item_id == record.existing_id) & Segment.extractor.in_(names)
             replaced.extend(conn.scalars(select(Segment.id).where(mine)))
-            conn.execute(delete(Segment).where(mine))
+            partial.append((record.existing_id, names))
+        digests.removing_segments(replaced)
+        for chunk in chunks(whole):
+            conn.execute(delete(Segment).where(Segment.item_id.in_(chunk)))
+            conn.execute(delete(ItemExtractor).where(ItemExtractor.item_id.in_(chunk)))
+        for item_id, names in partial:
+            conn.execute(
+                delete(Segment).where((Segment.item_id == item_id) & Segment.extractor.in_(names))
+            )
             conn.execute(
                 delete(ItemExtractor).where(
-                    ItemExtractor.item_id == record.existing_id, ItemExtractor.extractor.in_(names)
+                    ItemExtractor.item_id == item_id, ItemExtractor.extractor.in_(names)
                 )
             )
         return replaced
