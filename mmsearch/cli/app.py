@@ -24,8 +24,8 @@ from mmsearch.cli.context import (
     registry_for,
     store_option,
 )
-from mmsearch.cli.feedback import feedback
 from mmsearch.cli.doctor import doctor
+from mmsearch.cli.feedback import feedback
 from mmsearch.cli.models import models_group
 from mmsearch.cli.scaffold import plugin_group
 from mmsearch.cli.search import eval_command, query

@@ -22,6 +22,8 @@ import numpy.typing as npt
 from mmsearch.contracts import FloatArray, IdArray
 
 _U64 = npt.NDArray[np.uint64]
+__all__ = ["EMPTY", "format_digest", "vector_digest"]
+
 _ROWS_PER_STEP = 8192
 EMPTY = 0
 """The digest of no vectors."""
