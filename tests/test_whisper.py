@@ -361,7 +361,7 @@ def test_cap_holds_when_the_header_does_not_say_the_length(
     two_hours: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     unknown = mmsearch_whisper.audio.Probe(duration=None, codec="flac")
-    monkeypatch.setattr(mmsearch_whisper.audio, "probe", lambda source: unknown)
+    monkeypatch.setattr(mmsearch_whisper.audio, "probe", lambda source, **_: unknown)
     skip = skip_reason(two_hours, max_audio_seconds=1800)
     assert skip.reason == "too long"
 

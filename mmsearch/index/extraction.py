@@ -64,10 +64,14 @@ def _extension(path: bytes) -> str:
 
 def choose_extractor(extractors: Sequence[Extractor], head: bytes, path: bytes) -> Extractor:
     """The extractor for a file: by content first, then by extension. Raises SkipFile."""
+    ext = _extension(path)
     for extractor in extractors:
         if extractor.identifies_by_content and extractor.sniff(head):
+            if extractor.media_type == "video" and (audio := _named_audio(extractors, ext)):
+                # MP4/Matroska heads look the same for sound only and for film: a phone's
+                # voice memo is a plain "isom" MP4 named .m4a. Its name says which it is.
+                return audio
             return extractor
-    ext = _extension(path)
     by_extension = [e for e in extractors if ext and ext in e.extensions]
     for extractor in by_extension:
         if not extractor.identifies_by_content:
@@ -84,6 +88,15 @@ def choose_extractor(extractors: Sequence[Extractor], head: bytes, path: bytes) 
         "unsupported type",
         f"no installed plugin reads {label}; see `mmsearch plugins` for what is supported",
     )
+
+
+def _named_audio(extractors: Sequence[Extractor], ext: str | None) -> Extractor | None:
+    """The audio extractor that claims this extension by name alone, if one does."""
+    for extractor in extractors:
+        by_name = ext and ext in extractor.extensions and not extractor.identifies_by_content
+        if by_name and extractor.media_type == "audio":
+            return extractor
+    return None
 
 
 def annotate(
