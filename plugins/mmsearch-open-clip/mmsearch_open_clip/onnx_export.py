@@ -92,8 +92,10 @@ def _export(model: Any, path: Path) -> None:
     # user of an index run; the copy is checked against torch before it is kept.
     with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        # eval(): the exporter puts the module back in the mode it had, recursively; a fresh
+        # wrapper is in training mode, which left the whole model (image tower too) training.
         torch.onnx.export(
-            _TextGraph(model),
+            _TextGraph(model).eval(),
             example,
             str(path),
             input_names=list(INPUTS),
