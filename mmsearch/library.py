@@ -38,7 +38,6 @@ from mmsearch.query.spacesearch import (
     QueryCache,
     SpaceSearch,
     active_adapter,
-    calibration_key,
     load_calibration,
 )
 from mmsearch.status import LibraryStatus, collect_status
@@ -406,11 +405,11 @@ class Library:
                     tracker.finishing()
                 self._save(store, space)
             self._optimize(store, space)
-            if report.indexed or report.reembedded or self._uncalibrated(space, store):
+            if report.indexed or report.reembedded or store.ntotal:
                 # Measured here, while the encoder is loaded, so the next query does not pay
-                # for it. A run that embedded nothing loads no model for it, unless the stored
-                # calibration is missing or stale (a run killed before it was stored, removals
-                # that moved the count by a fifth): then this run measures it once.
+                # for it. load_calibration returns a stored one that still fits without touching
+                # the encoder, so a run that embedded nothing loads no model unless the stored
+                # calibration is missing or stale (a run killed before it was stored).
                 self._refresh_calibration(space, enc, store)
             self._activate_when_complete(space)
         if tracker is not None:
@@ -436,13 +435,6 @@ class Library:
         self.vector_store()  # refuse an unknown store before recording it
         self.catalog.set_setting(STORE_SETTING, name)
         self._stores.clear()
-
-    def _uncalibrated(self, space: SpaceInfo, store: VectorIndex) -> bool:
-        """The space has vectors but no stored calibration that fits their count."""
-        if not store.ntotal:
-            return False
-        raw = self.catalog.setting(calibration_key(space))
-        return raw is None or Calibration.from_json(raw).stale(store.ntotal)
 
     def _refresh_calibration(self, space: SpaceInfo, encoder: Encoder, store: VectorIndex) -> None:
         self._calibrations[space.id] = load_calibration(self.catalog, space, encoder, store)
