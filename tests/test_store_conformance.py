@@ -11,7 +11,8 @@ from mmsearch.testing import VectorIndexConformance
 
 
 def test_every_installed_store_is_covered_by_a_conformance_class() -> None:
-    covered = {"faiss", "milvus"}  # milvus: plugins/mmsearch-milvus/tests/test_milvus_conformance.py
+    # milvus: plugins/mmsearch-milvus/tests/test_milvus_conformance.py
+    covered = {"faiss", "milvus"}
     assert set(load_plugins().vector_stores) <= covered, "add a conformance class for it"
 
 
