@@ -20,7 +20,7 @@ from mmsearch_open_clip import OpenClipEncoder, bpe
 from mmsearch_open_clip.onnx_text import OnnxTextTower
 from mmsearch_open_clip.onnx_text import copy_path as clip_copy_path
 
-from mmsearch.onnx_cache import MIN_COSINE, smallest_cosine
+from mmsearch.onnx_cache import MIN_COSINE, WEIGHTS_FILE, smallest_cosine
 
 TEXTS = [
     "a red car",
@@ -63,6 +63,23 @@ def test_a_damaged_open_clip_copy_falls_back_to_torch_and_is_made_again() -> Non
     assert fallback.loaded  # torch answered
     assert smallest_cosine(reference, vectors) >= MIN_COSINE
     assert OnnxTextTower.load(fallback.choice) is not None  # and left a good copy again
+
+
+def test_a_copy_keeps_its_weights_mapped_beside_the_graph_and_loses_them_cleanly() -> None:
+    first = OpenClipEncoder("mmsearch-tiny:random")
+    reference = first.encode_batch("text", TEXTS)
+    path = clip_copy_path(first.choice)
+    assert path is not None and path.is_file()
+    weights = path.parent / WEIGHTS_FILE
+    # The weights are external data (mapped by onnxruntime), not inside the graph file.
+    assert weights.stat().st_size > 10 * path.stat().st_size
+    assert not [p for p in path.parent.parent.iterdir() if ".tmp" in p.name]  # no leftovers
+    weights.unlink()
+    assert OnnxTextTower.load(first.choice) is None  # no copy: torch answers ...
+    assert not path.parent.exists()  # ... and the broken copy is gone, to be made again
+    again = OpenClipEncoder("mmsearch-tiny:random")
+    assert smallest_cosine(reference, again.encode_batch("text", TEXTS)) >= MIN_COSINE
+    assert weights.is_file()
 
 
 def test_mmsearch_onnx_off_keeps_torch_and_writes_no_copy(monkeypatch: pytest.MonkeyPatch) -> None:

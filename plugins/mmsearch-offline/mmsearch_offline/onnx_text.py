@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from mmsearch.onnx_cache import model_path, open_session
+from mmsearch.onnx_cache import discard, model_path, open_session
 from mmsearch_offline.identity import DIM, TEXT_MODEL, TEXT_WEIGHTS_SHA256
 
 FloatArray = npt.NDArray[np.float32]
@@ -77,7 +77,7 @@ class OnnxTextModel:
             return None
         outputs = session.get_outputs()
         if not outputs or outputs[0].shape[-1] != DIM:
-            path.unlink(missing_ok=True)
+            discard(path)
             return None
         return cls(session, load_tokenizer(text_model_folder()))
 

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from mmsearch.onnx_cache import model_path, open_session
+from mmsearch.onnx_cache import discard, model_path, open_session
 from mmsearch_open_clip import bpe
 from mmsearch_open_clip.choice import ModelChoice
 from mmsearch_open_clip.configs import config_file
@@ -86,7 +86,7 @@ class OnnxTextTower:
             return None
         outputs = session.get_outputs()
         if not outputs or outputs[0].shape[-1] != choice.arch.embed_dim:
-            path.unlink(missing_ok=True)  # not this model's: made again from torch
+            discard(path)  # not this model's: made again from torch
             return None
         return cls(session, tokenizer, choice.arch.embed_dim)
 
