@@ -139,7 +139,7 @@ def smallest_cosine(
 
 def _save_optimized(onnx_file: Path, copy: Path) -> None:
     """Save ``onnx_file`` optimized as ``copy``, its weights as :data:`WEIGHTS_FILE` beside it."""
-    import onnxruntime as ort
+    import onnxruntime as ort  # type: ignore[import-untyped]
 
     options = _options(ort, optimized=False)
     # Extended, not all: the layout passes of "all" are tied to this CPU's instructions.

@@ -92,7 +92,9 @@ def test_mmsearch_onnx_off_keeps_torch_and_writes_no_copy(monkeypatch: pytest.Mo
 
 
 def test_a_tokenizer_the_copy_does_not_implement_gets_no_copy(tmp_path: Path) -> None:
-    config = {"text_cfg": {"hf_tokenizer_name": "timm/ViT-B-16-SigLIP", "context_length": 64}}
+    config: dict[str, object] = {
+        "text_cfg": {"hf_tokenizer_name": "timm/ViT-B-16-SigLIP", "context_length": 64}
+    }
     assert not bpe.supports(config)
     assert bpe.supports({"text_cfg": {"context_length": 77}})
 
