@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from support import save_image
 
-from mmsearch import Library
+from mmsearch import Library, migrations
 
 TINY = "mmsearch-tiny:random"
 MODEL_LIBRARIES = (
@@ -31,6 +31,8 @@ MODEL_LIBRARIES = (
 """What a query must not import: the text side runs in onnxruntime."""
 RUNTIMES = ("onnxruntime", "rapidocr_onnxruntime", "faster_whisper", "ctranslate2", "av")
 """What a run with nothing to read or embed must not import either (OCR, whisper)."""
+MIGRATIONS = ("alembic",)
+"""What opening a catalog already at the head revision must not import."""
 
 _PROBE = """
 import json, sys
@@ -93,13 +95,18 @@ def test_a_cold_query_imports_no_model_library_and_an_unchanged_rescan_no_runtim
     else:
         _seed(db, notes, "offline")
     code, heavy, out = cold(
-        "query", "red car", "--db", str(db), "--show-weak", heavy=MODEL_LIBRARIES
+        "query", "red car", "--db", str(db), "--show-weak", heavy=MODEL_LIBRARIES + MIGRATIONS
     )
     assert code == 0, out
     assert "car.txt" in out
     assert heavy == [], f"a cold query on the {space} space imported {heavy}"
     code, heavy, out = cold(
-        "index", str(notes), "--db", str(db), "--json", heavy=MODEL_LIBRARIES + RUNTIMES
+        "index",
+        str(notes),
+        "--db",
+        str(db),
+        "--json",
+        heavy=MODEL_LIBRARIES + RUNTIMES + MIGRATIONS,
     )
     assert code == 0, out
     assert '"indexed": 0' in out
@@ -133,6 +140,23 @@ def test_help_and_status_import_no_model_library(
     db = tmp_path / "catalog.db"
     with Library.open(db) as lib:
         lib.index(notes, encoder="hash")
-    code, heavy, out = cold(*command, "--db", str(db), heavy=MODEL_LIBRARIES + RUNTIMES)
+    heavy_ones = MODEL_LIBRARIES + RUNTIMES + MIGRATIONS
+    code, heavy, out = cold(*command, "--db", str(db), heavy=heavy_ones)
     assert code == 0, out
     assert heavy == []
+
+
+def test_the_head_revision_read_from_the_file_names_is_alembics() -> None:
+    """Opening a catalog compares its revision with the newest migration file's number
+    (no alembic import): every ``NNNN_what.py`` must hold revision ``"NNNN"``, in one line."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from mmsearch.store.database import head_by_name
+
+    config = Config()
+    config.set_main_option("script_location", str(Path(migrations.__file__).parent))
+    script = ScriptDirectory.from_config(config)
+    for revision in script.walk_revisions():
+        assert Path(revision.path).name.startswith(f"{revision.revision}_"), revision.path
+    assert head_by_name() == script.get_current_head()

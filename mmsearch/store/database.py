@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 
 from mmsearch.errors import CatalogError, SchemaTooNewError
 from mmsearch.store.sqlfunctions import register_sql_functions
+
+if TYPE_CHECKING:  # alembic is imported only when a catalog is not at the head revision
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
 BUSY_TIMEOUT_MS = 30_000
 
@@ -67,7 +69,34 @@ def create_catalog_engine(db_path: Path, *, read_only: bool = False) -> Engine:
     return engine
 
 
+_MIGRATION_FILE = re.compile(r"(\d{4})_\w+\.py")
+"""``NNNN_what.py`` holds revision ``"NNNN"`` (tests/test_cold_start.py pins it for every file)."""
+
+
+def head_by_name() -> str | None:
+    """The head revision, from the migration files' names alone: importing alembic and
+    loading every migration script to ask it costs a cold query 0.1-0.2 s."""
+    versions = resources.files("mmsearch.migrations").joinpath("versions")
+    numbers = [m[1] for e in versions.iterdir() if (m := _MIGRATION_FILE.fullmatch(e.name))]
+    return max(numbers) if numbers else None
+
+
+def _at_head(connection: Connection) -> bool:
+    """Whether the catalog is at the head revision, read with plain SQL (no alembic): the
+    usual case of every open. False when unsure (no version table, several rows): alembic
+    then decides."""
+    try:
+        rows = connection.exec_driver_sql("SELECT version_num FROM alembic_version").all()
+    except OperationalError:
+        connection.rollback()
+        return False
+    head = head_by_name()
+    return head is not None and len(rows) == 1 and rows[0][0] == head
+
+
 def _alembic_config(connection: Connection) -> Config:
+    from alembic.config import Config
+
     config = Config()
     location = resources.files("mmsearch.migrations")
     config.set_main_option("script_location", str(location))
@@ -83,6 +112,10 @@ def migrate(engine: Engine, db_path: Path) -> None:
     wait for it (the busy timeout), read the revision again and find nothing to do.
     """
     with engine.connect() as connection:
+        if _at_head(connection):
+            return  # the usual case, decided without alembic or the write lock
+        from alembic.script import ScriptDirectory
+
         config = _alembic_config(connection)
         script = ScriptDirectory.from_config(config)
         head = script.get_current_head()
@@ -109,6 +142,10 @@ def migrate(engine: Engine, db_path: Path) -> None:
 def check_schema(engine: Engine, db_path: Path) -> None:
     """Refuse a catalog whose schema is not this code's, without changing anything."""
     with engine.connect() as connection:
+        if _at_head(connection):
+            return
+        from alembic.script import ScriptDirectory
+
         script = ScriptDirectory.from_config(_alembic_config(connection))
         current = _revision(connection)
     head = script.get_current_head()
@@ -123,6 +160,8 @@ def check_schema(engine: Engine, db_path: Path) -> None:
 
 
 def _revision(connection: Connection) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     return MigrationContext.configure(connection).get_current_revision()
 
 
