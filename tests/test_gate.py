@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
 
 from mmsearch.cli.render import result_lines
 from mmsearch.library import Library
-from mmsearch.query.calibration import MIN_THRESHOLD, Calibration, Null
-from mmsearch.query.gate import is_confident, is_probable, modality_key
+from mmsearch.query.calibration import MIN_THRESHOLD, Calibration, Null, measure
+from mmsearch.query.gate import gap_key, is_confident, is_probable, modality_key, stands_clear
 from mmsearch.query.planner import SearchOptions
 from mmsearch.query.ranking import KEYWORD, Candidate, SegmentMatch, Signal
 
@@ -62,6 +65,61 @@ def test_bars_per_modality_are_quantiles_of_the_probes_best_hits() -> None:
     bars = calibration.modality_bars()
     assert bars["image"] == (9.0, 5.0)
     assert bars["text"] == (MIN_THRESHOLD, 1.0)  # nothing measured: the floors
+
+
+GAPS = {**THRESHOLDS, gap_key(VECTOR, "image"): 0.4}
+
+
+def test_a_weak_best_file_far_ahead_of_the_next_stands_clear() -> None:
+    """Lead bar 0.4 for images: 1.3 over a rival at 0.8 (lead 0.5) stands clear."""
+    best, rival = candidate("image", 1.3), candidate("image", 0.8)
+    assert not is_probable(best, GAPS)  # under the probable bar 1.5
+    assert stands_clear(best, [rival, candidate("text", 1.29)], GAPS)  # a text is no rival
+    assert not stands_clear(best, [candidate("image", 1.0)], GAPS)  # lead 0.3 < 0.4
+    assert not stands_clear(candidate("image", 0.9), [rival], GAPS)  # under the 1.0 floor
+    assert not stands_clear(best, [rival], THRESHOLDS)  # no lead bar measured
+    assert not stands_clear(best, [], GAPS)  # no rival: nothing to stand clear of
+
+
+def test_the_lead_bar_is_the_median_lead_of_the_probes_best_file() -> None:
+    calibration = Calibration({"image": Null(0.0, 0.5, (1.0,), (0.1, 0.2, 0.6))}, 3)
+    assert calibration.gap_bar("image") == 0.2
+    assert Calibration({"image": Null(0.0, 0.5, (1.0,))}, 3).gap_bar("image") is None
+
+
+class _Index:
+    """A vector index of four segments: 1 and 2 of file 10, 3 of file 20, 4 of file 30."""
+
+    ntotal = 4
+    rows: ClassVar[dict[int, list[float]]] = {
+        1: [1.0, 0.0],
+        2: [0.9, 0.1],
+        3: [0.6, 0.8],
+        4: [0.0, 1.0],
+    }
+
+    def search(self, query: np.ndarray, k: int, allowed: object = None) -> tuple[
+        np.ndarray, np.ndarray
+    ]:  # fmt: skip
+        ids = np.array(sorted(self.rows, key=lambda i: -float(np.dot(self.rows[i], query))))[:k]
+        return ids, np.array([float(np.dot(self.rows[i], query)) for i in ids], dtype=np.float32)
+
+
+def test_a_probes_lead_is_over_another_file_not_its_own_next_segment() -> None:
+    """Probe (1, 0): best segment 1 (file 10, 1.0); segment 2 is the same file (0.9); the
+    rival is segment 3 of file 20 (0.6): lead 0.4 raw, 0.4 / std calibrated."""
+    index = _Index()
+    files = {1: 10, 2: 10, 3: 20, 4: 30}
+    probes = np.array([[1.0, 0.0]], dtype=np.float32)
+    ids = {"image": np.array([1, 2, 3, 4], dtype=np.int64)}
+    rows = np.array([index.rows[i] for i in (1, 2, 3, 4)], dtype=np.float32)
+    calibration = measure(index, probes, ids, lambda _: rows,  # type: ignore[arg-type]
+                          lambda segs: {s: files[s] for s in segs})  # fmt: skip
+    null = calibration.nulls["image"]
+    assert len(null.probe_gap) == 1 and abs(null.probe_gap[0] - 0.4 / null.std) < 1e-5
+    without = measure(index, probes, ids, lambda _: rows)  # type: ignore[arg-type]
+    assert without.nulls["image"].probe_gap == ()
+    assert without.nulls["image"].probe_best == null.probe_best
 
 
 def probable_shape() -> dict[str, object]:

@@ -23,7 +23,14 @@ import pytest
 from fidelity import PHOTOS
 from mmsearch_hash_encoder import HashEncoder
 from mmsearch_images import PillowImageExtractor
-from mmsearch_offline import OfflineEncoder, OfflineWeightsError, identity, models, weights
+from mmsearch_offline import (
+    OfflineEncoder,
+    OfflineWeightsError,
+    colours,
+    identity,
+    models,
+    weights,
+)
 from mmsearch_offline.cache import VectorCache, cache_dir
 from mmsearch_offline.conse import Conse, class_glosses, class_names, class_vectors
 from mmsearch_offline.convert import to_timm
@@ -172,7 +179,8 @@ def test_checkpoint_names_both_weights_and_the_conse_parameters() -> None:
     default = OfflineEncoder()
     assert default.checkpoint == (
         "all-MiniLM-L6-v2@53aa5117+efficientnet-lite0@57934424"
-        '+conse(top=10,prompt="a photo of a {}.",classes=8800e392,glosses=cc814aaf)'
+        '+conse(top=10,prompt="a photo of a {}.",classes=8800e392,glosses=cc814aaf,'
+        "colours=palette-v1:0.2)"
     )
     assert default.space_key.endswith("|384|1")
     assert OfflineEncoder(top=5).space_key != default.space_key
@@ -192,7 +200,49 @@ def test_a_space_made_before_glosses_still_configures_as_it_was() -> None:
     before = '+conse(top=10,prompt="a photo of a {}.",classes=8800e392)'
     old = enc.configure(enc.checkpoint.split("+conse(")[0] + before)
     assert old is not enc and not old.glosses and old.checkpoint.endswith(before)
+    assert not old.colours
     assert old.space_key != enc.space_key
+
+
+def test_a_space_made_before_colour_words_still_configures_as_it_was() -> None:
+    enc = OfflineEncoder()
+    before = '+conse(top=10,prompt="a photo of a {}.",classes=8800e392,glosses=cc814aaf)'
+    old = enc.configure(enc.checkpoint.split("+conse(")[0] + before)
+    assert old is not enc and old.glosses and not old.colours
+    assert old.checkpoint.endswith(before) and old.space_key != enc.space_key
+
+
+def test_the_colour_words_palette_is_the_colour_plugins() -> None:
+    """The offline plugin keeps its own copy (a plugin must not import another plugin)."""
+    from mmsearch_colour import lab as colour_lab
+    from mmsearch_colour import palette as colour_palette
+
+    assert colours.PROTOTYPES == colour_palette.PROTOTYPES
+    assert colours.COLOURS_VERSION == colour_palette.PALETTE_VERSION
+    assert (colours.SIGMA, colours.CHROMA_WEIGHT) == (
+        colour_palette.SIGMA,
+        colour_palette.CHROMA_WEIGHT,
+    )
+    rgb = np.random.default_rng(0).integers(0, 256, (200, 3))
+    np.testing.assert_allclose(colours.srgb_to_lab(rgb), colour_lab.srgb_to_lab(rgb))
+    image = Image.fromarray(rgb.reshape(10, 20, 3).astype(np.uint8))
+    expected = colour_palette.Palette().histogram(colour_lab.srgb_to_lab(rgb))
+    np.testing.assert_allclose(colours.histogram(image), expected, atol=1e-12)
+
+
+def test_a_photo_is_nearer_the_words_of_its_colours(encoder: OfflineEncoder) -> None:
+    """The same picture in red and in blue: each is nearer its own colour's query."""
+    drawn = []
+    for fill in ((215, 35, 35), (35, 85, 215)):
+        picture = Image.new("RGB", (96, 96), (246, 246, 246))
+        ImageDraw.Draw(picture).rectangle((8, 8, 88, 88), fill=fill)
+        drawn.append(picture)
+    red, blue = encoder.encode_batch("image", drawn)
+    queries = encoder.encode_batch("text", ["something red", "something blue"])
+    assert queries[0] @ red > queries[0] @ blue
+    assert queries[1] @ blue > queries[1] @ red
+    plain = OfflineEncoder(colours=False).encode_batch("image", drawn)
+    assert queries[0] @ red - queries[0] @ blue > queries[0] @ plain[0] - queries[0] @ plain[1]
 
 
 def test_the_glosses_file_matches_its_hash_and_names_hypernyms() -> None:
@@ -364,6 +414,7 @@ def test_models_loaded_afresh_give_the_same_vectors(encoder: OfflineEncoder) -> 
     np.testing.assert_allclose(expected, shared[:40], atol=1e-5)
     np.testing.assert_allclose(text.encode(texts), encoder.encode_batch("text", texts), atol=1e-5)
     fresh = Conse(shared, encoder.top).project(ImageModel.load().probabilities(images))
+    fresh = colours.ColourWords(text.encode, identity.COLOUR_WEIGHT).add(fresh, images)
     np.testing.assert_allclose(fresh, encoder.encode_batch("image", images), atol=1e-5)
 
 

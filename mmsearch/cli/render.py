@@ -25,7 +25,8 @@ def result_lines(shaped: Mapping[str, Any]) -> tuple[list[str], list[str]]:
         lines[0] = "probably: " + lines[0].lstrip()
         return lines, [
             "Not confident: this answer is below the confidence threshold but above the "
-            'probable bar (docs/querying.md, "The confidence gate"). --show-weak lists more.'
+            "probable bar or well ahead of the next file "
+            '(docs/querying.md, "The confidence gate"). --show-weak lists more.'
         ]
     if not hits and weak is not None:
         return [], [

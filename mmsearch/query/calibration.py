@@ -32,7 +32,7 @@ from mmsearch.contracts import VectorIndex
 
 FloatArray = npt.NDArray[np.float32]
 
-VERSION = 3
+VERSION = 4
 REFRESH_RATIO = 0.2
 """Re-measure when the vector count moved by more than this fraction."""
 SAMPLE_VECTORS = 4096
@@ -42,6 +42,11 @@ MIN_THRESHOLD = 2.0
 PROBABLE_QUANTILE = 0.5
 PROBABLE_FLOOR = 1.0
 """Never call a hit probable below this many standard deviations."""
+GAP_QUANTILE = 0.5
+"""A best file that leads the next one by more than this share of unrelated probes' leads
+stands clear (the gap rule of :mod:`mmsearch.query.gate`)."""
+GAP_DEPTH = 32
+"""Segments looked at per probe to find the best file's nearest rival (another file)."""
 
 PROBES: tuple[str, ...] = (
     "quarterly tax filing instructions for a small bakery",
@@ -172,6 +177,9 @@ class Null:
     std: float
     probe_best: tuple[float, ...]
     """Calibrated score of each probe's best hit among these segments, sorted."""
+    probe_gap: tuple[float, ...] = ()
+    """How far each probe's best file leads the next file among these segments (calibrated
+    units), sorted; empty when the files of segments were not known."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,6 +235,11 @@ class Calibration:
         """Per measured modality: (confident threshold, probable bar)."""
         return {m: (self.threshold(modality=m), self.probable(m)) for m in sorted(self.nulls)}
 
+    def gap_bar(self, modality: str) -> float | None:
+        """The lead over the next file that stands clear: the median of unrelated probes'."""
+        gaps = self.null(modality).probe_gap
+        return float(np.quantile(gaps, GAP_QUANTILE)) if gaps else None
+
     def probable(self, modality: str) -> float:
         """The "probable" bar: the median of unrelated queries' best hits in ``modality``."""
         best = self.null(modality).probe_best
@@ -254,7 +267,8 @@ class Calibration:
                 return None
             nulls = {
                 str(m): Null(float(n["mean"]), float(n["std"]),
-                             tuple(float(v) for v in n["probe_best"]))
+                             tuple(float(v) for v in n["probe_best"]),
+                             tuple(float(v) for v in n.get("probe_gap", ())))
                 for m, n in data["nulls"].items()
             }  # fmt: skip
             return cls(nulls=nulls, vectors=int(data["vectors"]))
@@ -267,8 +281,14 @@ def measure(
     probes: FloatArray,
     ids_by_modality: Mapping[str, npt.NDArray[np.int64]],
     vectors_of: Callable[[npt.NDArray[np.int64]], FloatArray],
+    items_of: Callable[[Sequence[int]], Mapping[int, int]] | None = None,
 ) -> Calibration:
-    """Measure a space's null distributions against ``probes`` (unit rows), per modality."""
+    """Measure a space's null distributions against ``probes`` (unit rows), per modality.
+
+    With ``items_of`` (segment id -> file id), also how far each probe's best file leads
+    the next file: a file is found by its best segment, so the rival is the best segment
+    of another file, not another moment of the same recording.
+    """
     nulls: dict[str, Null] = {}
     rng = np.random.default_rng(0)
     for modality, ids in sorted(ids_by_modality.items()):
@@ -283,10 +303,31 @@ def measure(
         # A library of near-identical files has almost no spread; a floor keeps scores finite.
         std = max(float(similarities.std()), 1e-3)
         allowed = None if len(ids_by_modality) == 1 else ids
-        best = [store.search(probe, 1, allowed)[1] for probe in probes]
-        probe_best = sorted((float(b[0]) - mean) / std for b in best if len(b))
-        nulls[modality] = Null(mean, std, tuple(probe_best))
+        depth = 1 if items_of is None else GAP_DEPTH
+        found = [store.search(probe, depth, allowed) for probe in probes]
+        probe_best = sorted((float(b[0]) - mean) / std for _, b in found if len(b))
+        gaps = _leads(found, items_of) if items_of is not None else []
+        nulls[modality] = Null(mean, std, tuple(probe_best), tuple(sorted(g / std for g in gaps)))
     return Calibration(nulls=nulls, vectors=store.ntotal)
+
+
+def _leads(
+    found: Sequence[tuple[npt.NDArray[np.int64], FloatArray]],
+    items_of: Callable[[Sequence[int]], Mapping[int, int]],
+) -> list[float]:
+    """Raw lead of each probe's best file over the best segment of another file."""
+    ids = sorted({int(i) for segment_ids, _ in found for i in segment_ids})
+    item = items_of(ids)
+    leads = []
+    for segment_ids, scores in found:
+        if not len(scores):
+            continue
+        first = item.get(int(segment_ids[0]))
+        rival = next((float(s) for i, s in zip(segment_ids, scores, strict=True)
+                      if item.get(int(i)) != first), None)  # fmt: skip
+        if rival is not None:
+            leads.append(float(scores[0]) - rival)
+    return leads
 
 
 def random_probes(dim: int, count: int = len(PROBES), seed: int = 7) -> FloatArray:

@@ -16,22 +16,37 @@ modality (the median of the probes' best hits: better than what half of the
 unrelated queries get), or its keyword signal clears the keyword threshold with at
 least half of the query's words. A probable hit is shown as "probably: ...",
 marked as unsure, instead of being hidden.
+
+A rank-1 hit under the probable bar is still probable when it **stands clear**: its vector
+signal leads the best *other* file of the same modality by at least what half of the
+unrelated probes' best files lead their next one by (``signal@modality~gap``, measured per
+space and modality by the calibration), and it is at least
+:data:`~mmsearch.query.calibration.PROBABLE_FLOOR` above the null's mean. A weak score that
+no rival comes near is a better bet than a weak score in a crowd (measured in
+docs/querying.md).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
+from mmsearch.query.calibration import PROBABLE_FLOOR
 from mmsearch.query.keyword import COVERAGE_FOR_CONFIDENCE
 from mmsearch.query.ranking import KEYWORD, Candidate, Signal
 
 COVERAGE_FOR_PROBABLE = 0.5
 PROBABLE = "~probable"
+GAP = "~gap"
 
 
 def modality_key(signal: str, modality: str, probable: bool = False) -> str:
     """The key of a signal's per-modality threshold in a thresholds mapping."""
     return f"{signal}@{modality}" + (PROBABLE if probable else "")
+
+
+def gap_key(signal: str, modality: str) -> str:
+    """The key of a vector signal's per-modality lead bar in a thresholds mapping."""
+    return f"{signal}@{modality}{GAP}"
 
 
 def signal_modality(candidate: Candidate, signal: Signal) -> str:
@@ -79,5 +94,27 @@ def is_probable(candidate: Candidate, thresholds: Mapping[str, float]) -> bool:
         if signal.name != KEYWORD:
             return True
         if float(signal.detail.get("coverage", 0.0)) >= COVERAGE_FOR_PROBABLE:
+            return True
+    return False
+
+
+def stands_clear(
+    candidate: Candidate, others: Sequence[Candidate], thresholds: Mapping[str, float]
+) -> bool:
+    """Whether one of the file's vector signals leads every other file of its modality by
+    the space's lead bar (see the module docstring); False where no bar or rival is known."""
+    for name, signal in candidate.signals.items():
+        if name == KEYWORD or signal.calibrated < PROBABLE_FLOOR:
+            continue
+        modality = signal_modality(candidate, signal)
+        bar = thresholds.get(gap_key(name, modality))
+        if bar is None:
+            continue
+        rivals = [
+            other.signals[name].calibrated
+            for other in others
+            if name in other.signals and signal_modality(other, other.signals[name]) == modality
+        ]
+        if rivals and signal.calibrated - max(rivals) >= bar:
             return True
     return False

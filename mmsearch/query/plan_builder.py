@@ -75,6 +75,11 @@ def build_plan(
             vectors=s.store.ntotal,
             threshold=s.calibration.threshold(),
             by_modality=tuple((m, t, p) for m, (t, p) in s.calibration.modality_bars().items()),
+            gaps=tuple(
+                (m, bar)
+                for m in sorted(s.calibration.nulls)
+                if (bar := s.calibration.gap_bar(m)) is not None
+            ),
             adapter=s.adapter.name if s.adapter is not None else None,
         )
         for label, s in spaces.items()

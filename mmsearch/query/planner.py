@@ -141,6 +141,9 @@ class PlannedSpace:
     threshold: float
     by_modality: tuple[tuple[str, float, float], ...] = ()
     """Per segment modality: (modality, confident threshold, probable bar)."""
+    gaps: tuple[tuple[str, float], ...] = ()
+    """Per segment modality: the lead over the next file that makes a rank-1 hit stand clear
+    (:func:`mmsearch.query.gate.stands_clear`)."""
     adapter: str | None = None
     """The name of the tuned query adapter applied to query texts (``mmsearch tune``)."""
 
@@ -273,7 +276,13 @@ class QueryPlan:
 def _space_bar(space: PlannedSpace) -> str:
     if not space.by_modality:
         return f"{space.label} >= {space.threshold:.2f}"
-    bars = ", ".join(f"{m} {t:.2f} (probably {p:.2f})" for m, t, p in space.by_modality)
+    gaps = dict(space.gaps)
+    bars = ", ".join(
+        f"{m} {t:.2f} (probably {p:.2f}"
+        + (f", or leading the next {m} file by {gaps[m]:.2f}" if m in gaps else "")
+        + ")"
+        for m, t, p in space.by_modality
+    )
     return f"{space.label} >= {bars}"
 
 
@@ -294,7 +303,9 @@ def _space_json(space: PlannedSpace) -> dict[str, Any]:
         "threshold": round(space.threshold, 4),
         "adapter": space.adapter,
         "by_modality": {
-            m: {"threshold": round(t, 4), "probable": round(p, 4)} for m, t, p in space.by_modality
+            m: {"threshold": round(t, 4), "probable": round(p, 4)}
+            | ({"gap": round(dict(space.gaps)[m], 4)} if m in dict(space.gaps) else {})
+            for m, t, p in space.by_modality
         },
     }
 

@@ -28,7 +28,7 @@ from mmsearch.index.report import display_path
 from mmsearch.query.calibration import keyword_calibrated
 from mmsearch.query.explain import build_why, snippet
 from mmsearch.query.fusion import fuse
-from mmsearch.query.gate import is_confident, is_probable, modality_key
+from mmsearch.query.gate import gap_key, is_confident, is_probable, modality_key, stands_clear
 from mmsearch.query.hits import Hit
 from mmsearch.query.keyword import KeywordRow, KeywordStats, search_keywords, tokens
 from mmsearch.query.planner import QueryPlan
@@ -290,6 +290,8 @@ class PlanRunner:
             for modality, threshold, probable in space.by_modality:
                 out[modality_key(vector_signal(space.label), modality)] = threshold
                 out[modality_key(vector_signal(space.label), modality, True)] = probable
+            for modality, gap in space.gaps:
+                out[gap_key(vector_signal(space.label), modality)] = gap
         return out
 
     def _result(self, ranked: list[Candidate]) -> SearchResult:
@@ -306,7 +308,14 @@ class PlanRunner:
             why = build_why(candidate, thresholds, options.fusion, confident)
             if adapters:
                 why["adapters"] = adapters
-            probable = rank == 0 and not confident and is_probable(candidate, thresholds)
+            probable = (
+                rank == 0
+                and not confident
+                and (
+                    is_probable(candidate, thresholds)
+                    or stands_clear(candidate, ranked[1:], thresholds)
+                )
+            )
             hit = dataclasses.replace(_hit(candidate, why, self.raw_paths), probable=probable)
             if not confident and best_weak is None:
                 best_weak = hit

@@ -73,13 +73,30 @@ def load_calibration(
         rows = [found[i] for i in ids.tolist() if i in found]
         return np.stack(rows) if rows else np.empty((0, space.dim), dtype=np.float32)
 
-    calibration = measure(store, probe_vectors(encoder), by_modality, vectors_of)
+    calibration = measure(
+        store, probe_vectors(encoder), by_modality, vectors_of, lambda ids: items_of(catalog, ids)
+    )
     fault_point("calibration-measured")
     try:
         catalog.set_setting(calibration_key(space), calibration.to_json())
     except SQLAlchemyError as exc:  # a read-only catalog still answers, measuring each time
         log.debug("Could not store the calibration of %s: %s", space.key, exc)
     return calibration
+
+
+def items_of(catalog: Catalog, segment_ids: Sequence[int]) -> dict[int, int]:
+    """Segment id -> the id of its file, for the calibration's probe leads."""
+    from sqlalchemy import select
+
+    from mmsearch.store.catalog import chunks
+    from mmsearch.store.schema import Segment
+
+    out: dict[int, int] = {}
+    with catalog.engine.connect() as conn:
+        for chunk in chunks(segment_ids):
+            stmt = select(Segment.id, Segment.item_id).where(Segment.id.in_(list(chunk)))
+            out.update((int(sid), int(item)) for sid, item in conn.execute(stmt))
+    return out
 
 
 def active_adapter(catalog: Catalog, space_id: int) -> NamedAdapter | None:

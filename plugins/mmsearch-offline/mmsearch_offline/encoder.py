@@ -13,6 +13,7 @@ from mmsearch.contracts import ModelSpec
 from mmsearch_offline import identity, weights
 
 if TYPE_CHECKING:  # the heavy modules load with the weights, on first use
+    from mmsearch_offline.colours import ColourWords
     from mmsearch_offline.conse import Conse
     from mmsearch_offline.image_model import ImageModel
     from mmsearch_offline.onnx_text import OnnxTextModel
@@ -42,18 +43,25 @@ class OfflineEncoder(Encoder):
     text_fusion_weight: ClassVar[float] = 0.5
 
     def __init__(
-        self, top: int = identity.TOP_T, prompt: str = identity.PROMPT, glosses: bool = True
+        self,
+        top: int = identity.TOP_T,
+        prompt: str = identity.PROMPT,
+        glosses: bool = True,
+        colours: bool = True,
     ) -> None:
         self.top = top
         self.prompt = prompt
         self.glosses = glosses
         """Whether class texts carry WordNet glosses (False: a space made before them)."""
-        self.checkpoint = identity.checkpoint(top, prompt, glosses)
+        self.colours = colours
+        """Whether photos carry their colour words (False: a space made before them)."""
+        self.checkpoint = identity.checkpoint(top, prompt, glosses, colours)
         self.dim = identity.DIM
         self._batch_size: int | None = None
         self._text: TextModel | OnnxTextModel | None = None
         self._image: ImageModel | None = None
         self._conse: Conse | None = None
+        self._colours: ColourWords | None = None
 
     @property
     def batch_size(self) -> int:
@@ -88,9 +96,11 @@ class OfflineEncoder(Encoder):
         """This encoder for its own checkpoint; it has no other model to offer."""
         if checkpoint in ("", self.checkpoint):
             return self
-        if checkpoint == identity.checkpoint(self.top, self.prompt, glosses=False):
-            # A library made before glosses keeps its space, and its vectors still compare.
-            return type(self)(self.top, self.prompt, glosses=False)
+        for glosses, colours in ((True, False), (False, False)):
+            if checkpoint == identity.checkpoint(self.top, self.prompt, glosses, colours):
+                # A library made before glosses or colours keeps its space, and its vectors
+                # still compare.
+                return type(self)(self.top, self.prompt, glosses=glosses, colours=colours)
         raise ValueError(
             f"the offline encoder has one model, {self.checkpoint!r} (got {checkpoint!r}); "
             "for another model choose another encoder with --encoder (`mmsearch plugins` "
@@ -103,7 +113,10 @@ class OfflineEncoder(Encoder):
             return self._text_model().encode([str(text) for text in contents])
         if modality == "image":
             image_model, conse = self._image_models()
-            return conse.project(image_model.probabilities(contents))
+            vectors = conse.project(image_model.probabilities(contents))
+            if self._colours is not None:
+                vectors = self._colours.add(vectors, contents)
+            return vectors
         raise ValueError(f"the offline encoder embeds images and text, not {modality}")
 
     def _text_model(self) -> TextModel | OnnxTextModel:
@@ -118,7 +131,11 @@ class OfflineEncoder(Encoder):
             from mmsearch_offline import models
             from mmsearch_offline.conse import Conse
 
-            self._text_model()
+            text = self._text_model()
+            if self.colours:
+                from mmsearch_offline.colours import ColourWords
+
+                self._colours = ColourWords(text.encode, identity.COLOUR_WEIGHT)
             vectors = models.class_name_vectors(
                 self.checkpoint, self.prompt, self.dim, self.glosses
             )

@@ -37,7 +37,23 @@ with bench/offline_class_texts.py, photo recall@1 among the mixed corpus's photo
 (no ``glosses=`` in the checkpoint) still load as they were."""
 
 
-def checkpoint(top: int = TOP_T, prompt: str = PROMPT, glosses: bool = GLOSSES) -> str:
+COLOURS_VERSION = "palette-v1"
+"""The colour words' palette (the colour plugin's ``PALETTE_VERSION``; mmsearch_offline.colours)."""
+COLOUR_WEIGHT = 0.2
+"""The colour words' share next to the ConSE vector: 0.1 to 0.5 all helped the tuning
+queries alike; 0.2 had the best MRR there (bench/offline_colour_words.py,
+docs/models-offline.md)."""
+COLOURS = True
+"""Each photo's vector also holds the colour words of its pixels (mmsearch_offline.colours):
+measured with bench/offline_colour_words.py, photo recall@1 among the mixed corpus's photos
+0.704 -> 0.815 on its photo queries, 0.533 -> 0.533 on held-aside ones (the whole engine:
+0.667 -> 0.704, held aside 0.533 both). Spaces made before
+it (no ``colours=`` in the checkpoint) still load as they were."""
+
+
+def checkpoint(
+    top: int = TOP_T, prompt: str = PROMPT, glosses: bool = GLOSSES, colours: bool = COLOURS
+) -> str:
     """The checkpoint string naming the weights and the ConSE parameters."""
     if top < 1:
         raise ValueError(f"top must be at least 1 (got {top})")
@@ -46,5 +62,7 @@ def checkpoint(top: int = TOP_T, prompt: str = PROMPT, glosses: bool = GLOSSES) 
     return (
         f"{TEXT_MODEL}@{TEXT_WEIGHTS_SHA256[:8]}+{IMAGE_MODEL}@{IMAGE_WEIGHTS_SHA256[:8]}"
         f"+conse(top={top},prompt={json.dumps(prompt)},classes={CLASSES_SHA256[:8]}"
-        + (f",glosses={GLOSSES_SHA256[:8]})" if glosses else ")")
+        + (f",glosses={GLOSSES_SHA256[:8]}" if glosses else "")
+        + (f",colours={COLOURS_VERSION}:{COLOUR_WEIGHT}" if colours else "")
+        + ")"
     )
