@@ -39,6 +39,21 @@ def test_the_bpe_tokenizer_gives_open_clips_ids() -> None:
     assert np.array_equal(ours(TEXTS), theirs(TEXTS).numpy())
 
 
+def test_plain_ascii_texts_skip_ftfy_and_still_give_open_clips_ids() -> None:
+    """A text of printable ASCII (no '&') is not handed to ftfy (import time of a cold
+    query); open_clip, which always runs ftfy, must give the same ids for such texts."""
+    import random
+
+    rng = random.Random(11)
+    alphabet = [chr(c) for c in range(0x20, 0x7F) if c != ord("&")] + ["\t", "\n", "\r\n"]
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 60))) for _ in range(500)]
+    texts += ["a red car", "Invoice\r\n4471", "café &amp;amp; bar", "bell\x07 and \x1b[31mred"]
+    ours = bpe.tokenizer()
+    assert ours is not None
+    theirs = open_clip.get_tokenizer("ViT-B-32")
+    assert np.array_equal(ours(texts), theirs(texts).numpy())
+
+
 @pytest.mark.parametrize("checkpoint", ["mmsearch-tiny:random", "ViT-B-32:random"])
 def test_the_open_clip_copy_matches_torch_and_is_used_instead_of_it(checkpoint: str) -> None:
     torch_side = OpenClipEncoder(checkpoint)

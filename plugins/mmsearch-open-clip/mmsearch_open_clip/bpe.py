@@ -19,7 +19,6 @@ import json
 from functools import cache
 from pathlib import Path
 
-import ftfy
 import numpy as np
 import numpy.typing as npt
 import regex  # type: ignore[import-untyped]
@@ -66,8 +65,21 @@ def _bytes_to_unicode() -> dict[int, str]:
     return dict(zip(printable, (chr(c) for c in codes), strict=True))
 
 
+_PLAIN = frozenset(chr(c) for c in range(0x20, 0x7F)) - {"&"} | {"\t", "\n", "\r"}
+"""Characters ftfy leaves alone (apart from line breaks, which become spaces anyway): a
+text made only of them skips importing ftfy (60 ms of a cold query)."""
+
+
+def _fix_text(text: str) -> str:
+    if _PLAIN.issuperset(text):
+        return text
+    import ftfy  # mojibake, entities, control characters, compatibility forms
+
+    return str(ftfy.fix_text(text))
+
+
 def _clean(text: str) -> str:
-    text = html.unescape(html.unescape(ftfy.fix_text(text))).strip()
+    text = html.unescape(html.unescape(_fix_text(text))).strip()
     return " ".join(text.split()).strip().lower()
 
 
