@@ -26,6 +26,7 @@ import regex  # type: ignore[import-untyped]
 CONTEXT_LENGTH = 77
 _MERGES = 49152 - 256 - 2
 _SPECIAL = ("<start_of_text>", "<end_of_text>")
+_NEVER = 1 << 62  # the rank of a pair that is not a merge
 
 
 def _open_clip_folder() -> Path | None:
@@ -89,14 +90,15 @@ class ClipTokenizer:
     def __init__(self, merges_file: Path) -> None:
         with gzip.open(merges_file) as handle:
             lines = handle.read().decode("utf-8").split("\n")[1 : _MERGES + 1]
-        merges = [tuple(line.split()) for line in lines]
         self.byte_encoder = _bytes_to_unicode()
         vocab = list(self.byte_encoder.values())
         vocab += [v + "</w>" for v in vocab]
-        vocab += ["".join(m) for m in merges]
+        vocab += [line.replace(" ", "") for line in lines]  # a merge's two halves joined
         vocab += list(_SPECIAL)
-        self.encoder = {token: i for i, token in enumerate(vocab)}
-        self.ranks = {pair: i for i, pair in enumerate(merges)}
+        self.encoder = dict(zip(vocab, itertools.count(), strict=False))
+        # Ranks keyed by the merge's own line ("first second"), not by a tuple per merge:
+        # building 49k tuples was a third of this constructor, paid by every cold query.
+        self.ranks = dict(zip(lines, itertools.count(), strict=False))
         self.sot, self.eot = self.encoder[_SPECIAL[0]], self.encoder[_SPECIAL[1]]
         self._cache: dict[str, str] = {t: t for t in _SPECIAL}
         self._pattern = regex.compile(
@@ -109,11 +111,12 @@ class ClipTokenizer:
             return self._cache[token]
         word: tuple[str, ...] = (*token[:-1], token[-1] + "</w>")
         while len(word) > 1:
-            pairs = set(itertools.pairwise(word))
-            best = min(pairs, key=lambda pair: self.ranks.get(pair, float("inf")))
+            pairs = {f"{a} {b}" for a, b in itertools.pairwise(word)}
+            best = min(pairs, key=lambda pair: self.ranks.get(pair, _NEVER))
             if best not in self.ranks:
                 break
-            word = _merge(word, best)
+            first, second = best.split(" ")
+            word = _merge(word, (first, second))
         joined = " ".join(word)
         self._cache[token] = joined
         return joined
