@@ -82,6 +82,7 @@ def test_save_leaves_no_temporary_files(tmp_path: Path) -> None:
         ("missing", "does not exist"),
         ("stale", "stale"),
         ("bitflip", "checksum"),
+        ("header_bitflip", "header is damaged"),
         ("truncated", "damaged"),
         ("garbage", "not an mmsearch index"),
         ("other_space", "another space"),
@@ -102,6 +103,11 @@ def test_untrustworthy_index_file_is_rebuilt_from_sqlite_with_one_warning(
         generation = 6
     elif damage == "bitflip":
         raw[-10] ^= 0xFF
+        store.path.write_bytes(bytes(raw))
+    elif damage == "header_bitflip":
+        # Still valid JSON, but the digest is no longer hex (seen in the stateful test).
+        at = raw.index(b'"digest": "') + len(b'"digest": "')
+        raw[at] = ord("u")
         store.path.write_bytes(bytes(raw))
     elif damage == "truncated":
         store.path.write_bytes(bytes(raw[: len(raw) // 2]))

@@ -1,12 +1,14 @@
 """The FAISS index file: a header that ties it to one catalog and space, then the index.
 
-Layout: ``MAGIC``, an 8-byte header length, the JSON header, the serialised
-index. The header records the catalog's UUID, the space, the catalog
-generation the contents reflect, the vector count, the digest of the ids and
-vectors it holds, the index kind, and a CRC32 of the payload, so a file from
-another catalog, another space, an older generation, with other vectors, or
-from a damaged disk is never served. Files are written atomically:
-temp file, fsync, ``os.replace``, fsync of the folder.
+Layout: ``MAGIC``, an 8-byte header length, a CRC32 of the header, the JSON
+header, the serialised index. The header records the catalog's UUID, the space,
+the catalog generation the contents reflect, the vector count, the digest of the
+ids and vectors it holds, the index kind, and a CRC32 of the payload, so a file
+from another catalog, another space, an older generation, with other vectors, or
+from a damaged disk is never served. The header has a checksum of its own
+because a flipped byte in it can still be valid JSON (a digest that is no longer
+hex, a count one off). Files are written atomically: temp file, fsync,
+``os.replace``, fsync of the folder.
 """
 
 from __future__ import annotations
@@ -23,8 +25,10 @@ from typing import IO, Any
 from mmsearch.faults import fault_point
 from mmsearch.store.tempfiles import clear_abandoned, locked_temp
 
-MAGIC = b"MMSFAISS2\n"
-_HEADER_LEN = struct.Struct("<Q")
+MAGIC = b"MMSFAISS3\n"
+"""Version 3 added the header's own checksum; older files are rebuilt from the catalog."""
+_HEADER_PREFIX = struct.Struct("<QI")
+"""The header's length in bytes and its CRC32."""
 
 
 class IndexFileError(Exception):
@@ -82,13 +86,16 @@ def check_header(header: IndexFileHeader, catalog_id: str, space_id: int, dim: i
 
 
 def _parse_header(raw: bytes) -> tuple[IndexFileHeader, int]:
-    if not raw.startswith(MAGIC) or len(raw) < len(MAGIC) + _HEADER_LEN.size:
+    if not raw.startswith(MAGIC) or len(raw) < len(MAGIC) + _HEADER_PREFIX.size:
         raise IndexFileError("the index file is not an mmsearch index (or from an older version)")
     offset = len(MAGIC)
-    (length,) = _HEADER_LEN.unpack_from(raw, offset)
-    offset += _HEADER_LEN.size
+    length, crc = _HEADER_PREFIX.unpack_from(raw, offset)
+    offset += _HEADER_PREFIX.size
+    header_bytes = raw[offset : offset + length]
+    if len(header_bytes) != length or zlib.crc32(header_bytes) != crc:
+        raise IndexFileError("the index file header is damaged (checksum mismatch)")
     try:
-        header = IndexFileHeader(**json.loads(raw[offset : offset + length]))
+        header = IndexFileHeader(**json.loads(header_bytes))
     except (ValueError, TypeError) as exc:
         raise IndexFileError("the index file header is damaged") from exc
     return header, offset + length
@@ -100,7 +107,7 @@ def write_index_file(path: Path, header: IndexFileHeader, payload: bytes) -> Non
 
     def write(handle: IO[bytes]) -> None:
         handle.write(MAGIC)
-        handle.write(_HEADER_LEN.pack(len(header_bytes)))
+        handle.write(_HEADER_PREFIX.pack(len(header_bytes), zlib.crc32(header_bytes)))
         handle.write(header_bytes)
         handle.write(payload)
 
