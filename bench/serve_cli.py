@@ -2,9 +2,16 @@
 
 Usage: .venv/bin/python bench/serve_cli.py [--runs 20] [--encoder hash]
 
-Indexes examples/media into a temporary catalog, starts ``mmsearch serve`` for it, then times
-``mmsearch query "red car"`` (asked of the server) and ``--no-server`` (in-process, cold)
-and prints p50/p95 of each. Figures, not a test.
+Indexes examples/media into a temporary catalog, starts ``mmsearch serve`` for it, then times,
+interleaved (so load on a shared machine falls on all alike):
+
+- ``mmsearch query "red car"``: the entry point's fast path asks the server;
+- ``mmsearch -v query "red car"``: ``-v`` is not the fast path's, so click and the full CLI
+  load and then ask the server (what every warm query cost before the fast path);
+- ``mmsearch query "red car" --no-server``: in-process, cold (one in four runs).
+
+It checks the fast path's stdout is byte for byte the in-process one, and prints p50/p95 of
+each. Figures, not a test.
 """
 
 from __future__ import annotations
@@ -22,13 +29,10 @@ ROOT = Path(__file__).resolve().parents[1]
 MMSEARCH = str(Path(sys.executable).with_name("mmsearch"))
 
 
-def timed(args: list[str], env: dict[str, str], runs: int) -> list[float]:
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        subprocess.run(args, env=env, check=True, capture_output=True)
-        times.append((time.perf_counter() - started) * 1000)
-    return times
+def timed(args: list[str], env: dict[str, str]) -> tuple[float, bytes]:
+    started = time.perf_counter()
+    done = subprocess.run(args, env=env, check=True, capture_output=True)
+    return (time.perf_counter() - started) * 1000, done.stdout
 
 
 def main() -> None:
@@ -50,15 +54,29 @@ def main() -> None:
                 time.sleep(0.2)
             time.sleep(3)  # the library loads after the port opens
             query = [MMSEARCH, "query", "red car"]
-            warm = timed(query, env, opts.runs)
-            cold = timed([*query, "--no-server"], env, max(3, opts.runs // 4))
+            warm: list[float] = []
+            full: list[float] = []
+            cold: list[float] = []
+            outputs: set[bytes] = set()
+            for run in range(opts.runs):
+                took, out = timed(query, env)
+                warm.append(took)
+                outputs.add(out)
+                full.append(timed([MMSEARCH, "-v", *query[1:]], env)[0])
+                if run % 4 == 0:
+                    took, out = timed([*query, "--no-server"], env)
+                    cold.append(took)
+                    outputs.add(out)
         finally:
             server.terminate()
             server.wait()
-    for name, values in (("with a server", warm), ("in-process (cold)", cold)):
+    same = "identical" if len(outputs) == 1 else "DIFFERENT"
+    print(f"stdout of the fast path and in-process: {same}")
+    rows = (("fast path + server", warm), ("full CLI + server", full), ("in-process (cold)", cold))
+    for name, values in rows:
         values.sort()
         p95 = values[min(len(values) - 1, int(len(values) * 0.95))]
-        print(f"{name:18} p50 {statistics.median(values):7.0f} ms  p95 {p95:7.0f} ms  "
+        print(f"{name:19} p50 {statistics.median(values):7.0f} ms  p95 {p95:7.0f} ms  "
               f"({len(values)} runs, encoder {opts.encoder})")  # fmt: skip
 
 

@@ -9,54 +9,95 @@ from :mod:`mmsearch.onnx_cache`), and nowhere else.
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from mmsearch.contracts import (
-    Annotator,
-    Encoder,
-    Extractor,
-    ExtractSettings,
-    MediaType,
-    Modality,
-    Reranker,
-    Segment,
-    SkipFile,
-    Source,
-)
-from mmsearch.errors import (
-    CatalogError,
-    EncoderUnavailableError,
-    LockedError,
-    MmsearchError,
-    SchemaTooNewError,
-    UsageError,
-)
-from mmsearch.hookspecs import hookimpl
 from mmsearch.privacy import turn_off_telemetry as _turn_off_telemetry
-from mmsearch.query.ranking import (
-    FUSION_ORDER,
-    KEYWORD,
-    Candidate,
-    QueryPart,
-    RerankContext,
-    SegmentMatch,
-    Signal,
-    vector_signal,
-)
 
 # Before any plugin can import onnxruntime, which reads it once (see mmsearch.privacy).
 _turn_off_telemetry()
 
 if TYPE_CHECKING:
+    from mmsearch.contracts import (
+        Annotator,
+        Encoder,
+        Extractor,
+        ExtractSettings,
+        MediaType,
+        Modality,
+        Reranker,
+        Segment,
+        SkipFile,
+        Source,
+    )
+    from mmsearch.errors import (
+        CatalogError,
+        EncoderUnavailableError,
+        LockedError,
+        MmsearchError,
+        SchemaTooNewError,
+        UsageError,
+    )
+    from mmsearch.hookspecs import hookimpl
     from mmsearch.index.indexer import IndexOptions
     from mmsearch.index.report import IndexReport
     from mmsearch.library import Library
     from mmsearch.query.hits import Hit
     from mmsearch.query.planner import Example, SearchOptions
     from mmsearch.query.querylang import Filters
+    from mmsearch.query.ranking import (
+        FUSION_ORDER,
+        KEYWORD,
+        Candidate,
+        QueryPart,
+        RerankContext,
+        SegmentMatch,
+        Signal,
+        vector_signal,
+    )
     from mmsearch.query.runner import SearchResult
 
-# The engine (SQLAlchemy, alembic, FAISS) loads on first use, so a plugin that
-# imports the contracts, and `mmsearch --help`, stay fast.
+# Every name loads on first use: the contracts pull in numpy, and the engine SQLAlchemy,
+# alembic and FAISS. A plugin pays for what it imports, `mmsearch --help` stays fast, and
+# the CLI's thin client (a query a running server answers) imports none of it.
 _LAZY = {
+    **dict.fromkeys(
+        (
+            "Annotator",
+            "Encoder",
+            "Extractor",
+            "ExtractSettings",
+            "MediaType",
+            "Modality",
+            "Reranker",
+            "Segment",
+            "SkipFile",
+            "Source",
+        ),
+        "mmsearch.contracts",
+    ),
+    **dict.fromkeys(
+        (
+            "CatalogError",
+            "EncoderUnavailableError",
+            "LockedError",
+            "MmsearchError",
+            "SchemaTooNewError",
+            "UsageError",
+        ),
+        "mmsearch.errors",
+    ),
+    **dict.fromkeys(
+        (
+            "FUSION_ORDER",
+            "KEYWORD",
+            "Candidate",
+            "QueryPart",
+            "RerankContext",
+            "SegmentMatch",
+            "Signal",
+            "vector_signal",
+        ),
+        "mmsearch.query.ranking",
+    ),
+    "hookimpl": "mmsearch.hookspecs",
     "IndexOptions": "mmsearch.index.indexer",
     "Library": "mmsearch.library",
     "SearchOptions": "mmsearch.query.planner",
@@ -72,7 +113,13 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'mmsearch' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # looked up once
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
 
 
 __version__ = "0.1.0"

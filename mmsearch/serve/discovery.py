@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import socket
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -42,6 +41,8 @@ def discovery_path(db_path: Path) -> Path:
 
 def new_token() -> str:
     """A random token for a server's discovery file."""
+    import secrets  # the server's need only: the client path keeps its imports few
+
     return secrets.token_urlsafe(24)
 
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import platformdirs
-
 CATALOG_FILENAME = "catalog.db"
 
 
@@ -18,6 +16,8 @@ def default_catalog_path() -> Path:
     home = os.environ.get("MMSEARCH_HOME")
     if home:
         return Path(home).expanduser() / CATALOG_FILENAME
+    import platformdirs  # only here: the CLI's thin client resolves paths before anything else
+
     return Path(platformdirs.user_data_dir("mmsearch", appauthor=False)) / CATALOG_FILENAME
 
 
