@@ -187,7 +187,12 @@ def test_random_weights_are_the_same_in_every_load(tiny: OpenClipEncoder) -> Non
     again = OpenClipEncoder(TINY)
     images = probe_images(64, 2)
     assert np.allclose(again.encode_batch("image", images), tiny.encode_batch("image", images))
-    assert np.allclose(again.encode_batch("text", ["x"]), tiny.encode_batch("text", ["x"]))
+    # After its first image batch an encoder embeds texts with the ONNX copy of the text
+    # tower (and frees torch's), so the two may embed "x" on different runtimes: equal to
+    # float rounding, not bit for bit.
+    assert np.allclose(
+        again.encode_batch("text", ["x"]), tiny.encode_batch("text", ["x"]), atol=1e-6
+    )
 
 
 class TestOpenClipConformance(EncoderConformance):
