@@ -148,3 +148,16 @@ def test_min_score_turns_the_modality_bars_and_probably_off(library: Library, me
     assert not result.hits and (result.best_weak is None or not result.best_weak.probable)
     signals = result.best_weak.why["signals"] if result.best_weak else []
     assert all(s["threshold"] == 99.0 for s in signals)
+
+
+def test_an_indexed_library_measures_the_leads_and_the_plan_shows_them(
+    library: Library, media: Path
+) -> None:
+    """Three texts, two images: each modality's probes have a rival file, so a lead bar."""
+    library.index(media)
+    plan = library.search("a red car").plan
+    gaps = dict(plan.spaces[0].gaps)
+    assert set(gaps) == {"image", "text"} and all(g >= 0 for g in gaps.values())
+    shown = plan.to_json()["spaces"][0]["by_modality"]
+    assert {m: shown[m]["gap"] for m in gaps} == {m: round(g, 4) for m, g in gaps.items()}
+    assert "leading the next text file by" in plan.describe()
