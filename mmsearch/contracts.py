@@ -187,6 +187,11 @@ class Extractor(ABC):
     version: ClassVar[str] = "1"
     """Bump when what it extracts changes: files it read are read again by it alone,
     keeping the other extractors' segments."""
+    produces: ClassVar[frozenset[Modality] | None] = None
+    """The modalities of the segments it yields, when it can say. The engine leaves it out
+    of a run in which no space of the library embeds any of them (a sound extractor in a
+    library without a sound space), and runs it on the files it missed once one does.
+    None: it always runs."""
 
     def sniff(self, head: bytes) -> bool:
         """Whether the first bytes of a file look like this extractor's format."""
@@ -238,6 +243,10 @@ class Encoder(ABC):
     encoder_id: ClassVar[str]
     """Unique, stable identifier, e.g. ``"open-clip"``."""
     modalities: ClassVar[frozenset[Modality]]
+    indexes: ClassVar[frozenset[Modality] | None] = None
+    """The segment modalities it embeds in an index run, when fewer than ``modalities``:
+    a sound encoder (CLAP) embeds ``{"audio"}`` segments and takes text for queries only,
+    so a library's transcripts and documents stay in its text space. None: all of them."""
     dim: int
     """Vector length; an instance may set it when it depends on the chosen model."""
     batch_size: int = 32
@@ -289,6 +298,11 @@ class Encoder(ABC):
         quick and must not load weights; say what the user can do about it.
         """
         return None
+
+    @property
+    def takes(self) -> frozenset[Modality]:
+        """The segment modalities an index run hands it (``indexes``, else ``modalities``)."""
+        return self.modalities if self.indexes is None else self.indexes & self.modalities
 
     @property
     def space_key(self) -> str:

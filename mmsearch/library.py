@@ -23,7 +23,8 @@ from mmsearch.contracts import (
 )
 from mmsearch.errors import EncoderUnavailableError, MmsearchError, UsageError
 from mmsearch.faults import fault_point
-from mmsearch.index.indexer import IndexOptions, Progress, RootIndexer, RunContext
+from mmsearch.index.indexer import IndexOptions, OtherSpace, Progress, RootIndexer, RunContext
+from mmsearch.index.pipeline import runnable_extractors
 from mmsearch.index.progress import ProgressCallback, tracker_for
 from mmsearch.index.report import IndexReport
 from mmsearch.plugins import Registry, load_plugins
@@ -32,6 +33,7 @@ from mmsearch.query.filtersql import ItemFilter
 from mmsearch.query.hits import Hit
 from mmsearch.query.plan_builder import build_plan, choose_rerankers
 from mmsearch.query.planner import Example, QueryPlan, SearchOptions, check_examples
+from mmsearch.query.pushdown import pushable
 from mmsearch.query.querylang import Filters, parse_query
 from mmsearch.query.runner import KEYWORD_THRESHOLD, PlanRunner, SearchResult
 from mmsearch.query.spacesearch import (
@@ -42,6 +44,7 @@ from mmsearch.query.spacesearch import (
 )
 from mmsearch.status import LibraryStatus, collect_status
 from mmsearch.store.catalog import Catalog, SpaceInfo
+from mmsearch.store.companion_spaces import add_companion, companion_spaces
 from mmsearch.store.locations import default_catalog_path, index_folder, lock_path
 from mmsearch.store.locking import writer_lock
 from mmsearch.store.segment_fields import (
@@ -346,12 +349,18 @@ class Library:
         options: IndexOptions | None = None,
         progress: Progress | None = None,
         on_progress: ProgressCallback | None = None,
+        spaces: Sequence[str] = (),
     ) -> IndexReport:
         """Index the folders ``roots``: new and changed files are read, gone ones removed.
 
         ``encoder`` and ``model`` pick the space: a new library records the one
         chosen; for a library that has one, another adds a space, fills it, and
         makes it the one queries use once every file has a vector in it.
+
+        ``spaces`` (``--space clap``, ``ENCODER=MODEL`` for a model) adds companion
+        spaces: filled beside the main one by this run and every later one, each with the
+        segments its encoder takes (:attr:`~mmsearch.contracts.Encoder.takes`: a CLAP
+        space the sounds), and searched by every query.
 
         A root the library knows that is missing, empty, or another folder than
         before is not changed; it is listed in ``report.unavailable`` (the CLI
@@ -384,10 +393,12 @@ class Library:
             report.space = f"{space.encoder_id} ({space.dim}-d)"
             self._record_store()
             store = self.store(space)
+            others = self._companions_for_run(space, spaces, opts)
             opts = dataclasses.replace(opts, settings=opts.settings.for_encoder(enc))
+            encoders = [enc, *(o.encoder for o in others)]
             run = RunContext(
                 catalog=self.catalog,
-                extractors=self.registry.extractors,
+                extractors=runnable_extractors(self.registry.extractors, encoders),
                 annotators=self.registry.annotators,
                 encoder=enc,
                 space=space,
@@ -395,27 +406,76 @@ class Library:
                 options=opts,
                 report=report,
                 exclude=self._own_files(),
+                others=others,
                 tracker=tracker,
             )
+            written = [(space, enc, store), *((o.space, o.encoder, o.index) for o in others)]
             try:
                 for root in resolved:
                     RootIndexer(run).run(root, tracker)
             finally:
                 if tracker is not None:
                     tracker.finishing()
-                self._save(store, space)
-            self._optimize(store, space)
-            if report.indexed or report.reembedded or store.ntotal:
-                # Measured here, while the encoder is loaded, so the next query does not pay
-                # for it. load_calibration returns a stored one that still fits without touching
-                # the encoder, so a run that embedded nothing loads no model unless the stored
-                # calibration is missing or stale (a run killed before it was stored).
-                self._refresh_calibration(space, enc, store)
-            self._activate_when_complete(space)
+                for each_space, _, each_store in written:
+                    self._save(each_store, each_space)
+            for each_space, each_encoder, each_store in written:
+                self._optimize(each_store, each_space)
+                if report.indexed or report.reembedded or each_store.ntotal:
+                    # Measured here, while the encoder is loaded, so the next query does not
+                    # pay for it. load_calibration returns a stored one that still fits without
+                    # touching the encoder, so a run that embedded nothing loads no model
+                    # unless the stored calibration is missing or stale (a run killed before
+                    # it was stored).
+                    self._refresh_calibration(each_space, each_encoder, each_store)
+            self._activate_when_complete(space, enc)
         if tracker is not None:
             tracker.done()
         report.seconds = time.perf_counter() - started
         return report
+
+    def _companions_for_run(
+        self, main: SpaceInfo, asked: Sequence[str], options: IndexOptions
+    ) -> list[OtherSpace]:
+        """Record the asked companion spaces; every companion this run can fill, opened."""
+        for spec in asked:
+            encoder_id, _, model = spec.partition("=")
+            if not encoder_id.strip():
+                raise UsageError(f"--space {spec!r}: give an encoder id, e.g. --space clap.")
+            chosen = self.choose_encoder(encoder_id.strip(), model.strip() or None)
+            if chosen.space_key == main.key:
+                continue  # the main space is filled anyway
+            companion = self.catalog.ensure_space(chosen, activate=False)
+            self._encoders.setdefault(companion.key, chosen)
+            if add_companion(self.catalog, companion.key):
+                log.warning(
+                    "Added the space %s (%d-d) for %s segments; every index run fills it "
+                    "and every query searches it.",
+                    chosen.encoder_id,
+                    chosen.dim,
+                    "/".join(sorted(chosen.takes)),
+                )
+        others: list[OtherSpace] = []
+        for companion in companion_spaces(self.catalog):
+            if companion.id == main.id:
+                continue
+            try:
+                encoder = self.encoder_for(companion)
+                reason = encoder.unavailable_reason()
+            except EncoderUnavailableError as exc:
+                reason = str(exc)
+            if reason is not None:
+                log.warning(
+                    "Not filling the space %s in this run: %s", companion.encoder_id, reason
+                )
+                continue
+            others.append(OtherSpace(companion, encoder, self.store(companion)))
+        if others and options.executor is not None:
+            names = ", ".join(o.space.encoder_id for o in others)
+            raise UsageError(
+                f"--executor {options.executor.name} fills one space, and this library also "
+                f"fills {names} in every run; index without --executor."
+            )
+        return others
 
     def _refresh_digests(self) -> None:
         """Compute the digests the catalog lost (written by another program, or older code)."""
@@ -439,11 +499,11 @@ class Library:
     def _refresh_calibration(self, space: SpaceInfo, encoder: Encoder, store: VectorIndex) -> None:
         self._calibrations[space.id] = load_calibration(self.catalog, space, encoder, store)
 
-    def _activate_when_complete(self, space: SpaceInfo) -> None:
+    def _activate_when_complete(self, space: SpaceInfo, encoder: Encoder) -> None:
         active = self.catalog.active_space()
         if active is None or active.id == space.id:
             return
-        missing = self.catalog.items_missing_space(space.id)
+        missing = self.catalog.items_missing_space(space.id, modalities=encoder.takes)
         if missing:
             log.warning(
                 "%d indexed files are not yet in the space %s (other roots, or files that "
@@ -506,7 +566,7 @@ class Library:
     ) -> QueryPlan:
         """The plan :meth:`search` would run, with the number of segments the filters allow."""
         plan, _spaces, _rerankers = self._plan(query, examples, filters, within, options)
-        if plan.item_filter.active:
+        if plan.item_filter.active and plan.store_filter is None:
             with self.catalog.sqlite() as conn:
                 plan.allowed_segments = len(plan.item_filter.allowed_segments(conn))
         return plan
@@ -532,12 +592,13 @@ class Library:
         spaces = self._query_spaces(opts.spaces)
         rerankers = choose_rerankers(self.registry.rerankers, opts)
         plan = build_plan(parsed, chosen, item_filter, spaces, rerankers, opts, KEYWORD_THRESHOLD)
+        if pushable(item_filter, [s.store for s in spaces.values()]) is not None:
+            plan.store_filter = self.store_name  # the store filters (mmsearch/query/pushdown.py)
         return plan, spaces, rerankers
 
     def _query_spaces(self, wanted: Sequence[str]) -> dict[str, SpaceSearch]:
-        active = self.catalog.active_space()
         if not wanted:
-            return {} if active is None else {active.encoder_id: self._space_search(active)}
+            return self._default_spaces()
         spaces = self.catalog.spaces()
         chosen: dict[str, SpaceSearch] = {}
         for name in wanted:
@@ -551,6 +612,33 @@ class Library:
             for space in matches:
                 label = space.encoder_id if len(matches) == 1 else f"{space.encoder_id}#{space.id}"
                 chosen[label] = self._space_search(space)
+        return chosen
+
+    def _default_spaces(self) -> dict[str, SpaceSearch]:
+        """Every space the index runs fill: the active one and its companions with vectors.
+
+        A space being filled by a model switch, or one a switch replaced, is left out: it
+        holds only some files, and the active space answers for them all.
+        """
+        active = self.catalog.active_space()
+        if active is None:
+            return {}
+        chosen = {active.encoder_id: self._space_search(active)}
+        for companion in companion_spaces(self.catalog):
+            label = companion.encoder_id
+            if companion.id == active.id or self.catalog.space_state(companion.id)[1] == 0:
+                continue
+            if label in chosen:
+                label = f"{label}#{companion.id}"
+            try:
+                found = self._space_search(companion)
+            except EncoderUnavailableError as exc:
+                log.warning("Not searching the space %s: %s", companion.encoder_id, exc)
+                continue
+            chosen[label] = found
+        if len(chosen) > 1:
+            for found in chosen.values():
+                found.optional = True  # an example one cannot embed (a photo for CLAP) skips it
         return chosen
 
     def _space_search(self, space: SpaceInfo) -> SpaceSearch:

@@ -520,6 +520,7 @@ def test_plan_to_json_has_every_key(scenes: Library) -> None:
     assert set(shown) == {
         "query", "parts", "keywords", "negative_keywords", "filters", "allowed_segments",
         "spaces", "signals", "fusion", "rerankers", "threshold", "options", "notes",
+        "store_filter",
     }  # fmt: skip
     assert shown["keywords"] == ["beach"] and shown["negative_keywords"] == ["people"]
     assert shown["filters"] == ["type is image"] and shown["allowed_segments"] == 0

@@ -53,6 +53,7 @@ from mmsearch.testing import (
 )
 from mmsearch.testing import pytest_plugin as kit_fixtures
 from tests.rawfiles import write_dng
+from tests.sounds import tone, write_wav
 from tests.videos import photo_scenes, write_video
 
 REPO = Path(__file__).resolve().parent.parent
@@ -163,6 +164,7 @@ SAMPLES: dict[str, Callable[[Path], list[Path]]] = {
     "pdf": lambda tmp: [_pdf(tmp / "report.pdf", "Annual report", "The harbour budget grew.")],
     "pyav-video": lambda tmp: [write_video(tmp / "a.mp4", photo_scenes([1.0]), size=(160, 90))],
     "libraw-raw": lambda tmp: [write_dng(tmp / "a.dng", photo_scenes([1.0])[0].picture)],
+    "clap-sound": lambda tmp: [write_wav(tmp / "tone.wav", tone(660, 2.0))],
 }
 
 

@@ -15,6 +15,7 @@ import pytest
 
 from mmsearch import Library
 from mmsearch.index.indexer import IndexOptions
+from mmsearch.index.progress import IndexProgress
 from mmsearch.plugins import load_plugins
 from tests.support import save_image
 
@@ -59,10 +60,10 @@ def make_media(root: Path) -> Path:
     return root
 
 
-def index(db: Path, folder: Path, executor: Any = None) -> Any:
+def index(db: Path, folder: Path, executor: Any = None, on_progress: Any = None) -> Any:
     options = IndexOptions(commit_every=5, executor=executor)
     with Library.open(db, registry=load_plugins()) as lib:
-        return lib.index(folder, encoder="hash", options=options)
+        return lib.index(folder, encoder="hash", options=options, on_progress=on_progress)
 
 
 def catalog_content(db: Path) -> dict[bytes, Any]:
@@ -85,8 +86,16 @@ def test_ray_gives_the_local_runs_catalog(ray_cluster: Path, tmp_path: Path) -> 
     """Same files, statuses, reasons and segments; vectors equal within float tolerance."""
     folder = make_media(tmp_path / "media")
     local = index(tmp_path / "local.db", folder)
-    remote = index(tmp_path / "ray.db", folder, RayExecutor())
+    seen: list[IndexProgress] = []
+    remote = index(tmp_path / "ray.db", folder, RayExecutor(), seen.append)
     assert (remote.indexed, remote.segments) == (local.indexed, local.segments)
+    # The tracker hears the workers' stages: files extracted and batches embedded there.
+    stages = [snap.stage for snap in seen]
+    assert "extract" in stages and "embed" in stages and stages[-1] == "done"
+    assert stages.index("extract") < stages.index("embed") < stages.index("commit")
+    extracted = [snap.extracted for snap in seen]
+    assert extracted == sorted(extracted) and extracted[-1] == 19
+    assert all(0 < snap.batch <= 16 for snap in seen if snap.stage == "embed")
     mine, theirs = catalog_content(tmp_path / "local.db"), catalog_content(tmp_path / "ray.db")
     assert mine.keys() == theirs.keys() and len(mine) == 19
     for path, (status, reason, media, segments) in mine.items():

@@ -92,6 +92,14 @@ def cli(ctx: click.Context, verbose: int) -> None:
     "part of the library's space.",
 )
 @click.option(
+    "--space",
+    "spaces",
+    multiple=True,
+    metavar="ENCODER[=MODEL]",
+    help="Also fill this encoder's space, beside the main one, from now on (repeatable): "
+    "--space clap embeds sounds for text queries. Queries search it by default.",
+)
+@click.option(
     "--max-image-megapixels",
     type=click.FloatRange(min=0.01),
     default=100.0,
@@ -166,6 +174,7 @@ def index(
     folders: tuple[Path, ...],
     encoder: str | None,
     model: str | None,
+    spaces: tuple[str, ...],
     max_image_megapixels: float,
     max_text_mb: float,
     chunk_chars: int,
@@ -203,7 +212,12 @@ def index(
 
     with open_library(ctx) as lib, terminal_progress() as progress:
         report = lib.index(
-            *folders, encoder=encoder, model=model, options=options, on_progress=progress
+            *folders,
+            encoder=encoder,
+            model=model,
+            options=options,
+            on_progress=progress,
+            spaces=spaces,
         )
     if as_json:
         click.echo(json.dumps(report.to_json()))

@@ -13,13 +13,13 @@ leaves the batches it committed and the rest pending.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 from mmsearch.contracts import Annotator, Encoder, Extractor, ExtractSettings, Source
 from mmsearch.index.extraction import Extracted, extract_file
-from mmsearch.index.pipeline import BatchEncoder, Pending
+from mmsearch.index.pipeline import BatchEncoder, Pending, runnable_extractors
 from mmsearch.index.report import display_path
 from mmsearch.index.scanner import ScannedFile
 from mmsearch.store.catalog import KnownItem
@@ -53,15 +53,29 @@ class EncoderRef:
         return cls(encoder.encoder_id, encoder.checkpoint)
 
 
+WorkerEvent = Callable[[Literal["extracted", "embedded"], int], None]
+"""Told, on the writer's thread, that a worker finished extracting or embedding a batch
+of that many files (what the progress tracker's extract and embed stages show)."""
+
+
 class Executor(Protocol):
     """Extracts and encodes jobs somewhere, yielding encoded batches as they finish."""
 
     name: str
 
     def process(
-        self, jobs: Sequence[FileJob], encoder: Encoder, settings: ExtractSettings
+        self,
+        jobs: Sequence[FileJob],
+        encoder: Encoder,
+        settings: ExtractSettings,
+        on_event: WorkerEvent | None = None,
     ) -> Iterator[list[Pending]]:
-        """Every job's :class:`Pending`, encoded, in batches in any order, each job once."""
+        """Every job's :class:`Pending`, encoded, in batches in any order, each job once.
+
+        ``on_event`` hears the workers' "extracted" and "embedded" as they happen (called
+        between yields, on the caller's thread); a batch run again after a worker died is
+        heard again.
+        """
         ...
 
 
@@ -71,18 +85,24 @@ def process_jobs(
     annotators: Sequence[Annotator],
     encoder: Encoder,
     settings: ExtractSettings,
+    on_event: WorkerEvent | None = None,
 ) -> list[Pending]:
     """Extract and encode ``jobs`` (on a worker): the local run's steps, one batch.
 
     Segment contents (decoded images, waveforms) are dropped once encoded: the writer
     needs only the vectors and the text, and they would cost the transfer back.
     """
+    extractors = runnable_extractors(extractors, [encoder])  # as the local run leaves out
     batch = [
         Pending(job.scanned, job.existing, _extract(job, extractors, annotators, settings),
                 backfill=job.backfill, only=job.only)
         for job in jobs
     ]  # fmt: skip
+    if on_event is not None:
+        on_event("extracted", len(batch))
     BatchEncoder(encoder).encode(batch)
+    if on_event is not None:
+        on_event("embedded", len(batch))
     for pending in batch:
         segments = [dataclasses.replace(s, content=None) for s in pending.extracted.segments]
         pending.extracted = dataclasses.replace(pending.extracted, segments=segments)

@@ -29,7 +29,7 @@ from mmsearch.contracts import (
 from mmsearch.faults import fault_point
 from mmsearch.index.executor import Executor, FileJob
 from mmsearch.index.extraction import Extracted, content_hash, extract_file
-from mmsearch.index.pipeline import BatchEncoder, Pending, extract_in_order
+from mmsearch.index.pipeline import BatchEncoder, Pending, Route, extract_in_order
 from mmsearch.index.progress import ProgressTracker
 from mmsearch.index.recovery import RETRIED_EVERY_RUN, must_reread, skip_key
 from mmsearch.index.report import FileProblem, IndexReport, display_path
@@ -90,6 +90,15 @@ class _Plan:
     """Of those, how many the scan found at their path."""
 
 
+@dataclass(frozen=True, slots=True)
+class OtherSpace:
+    """A space of the library that an index run writes beside its own (a sound space)."""
+
+    space: SpaceInfo
+    encoder: Encoder
+    index: VectorIndex
+
+
 @dataclass(slots=True)
 class RunContext:
     """What every root of one ``index`` call shares."""
@@ -103,6 +112,9 @@ class RunContext:
     options: IndexOptions
     report: IndexReport
     exclude: frozenset[bytes] = frozenset()
+    others: Sequence[OtherSpace] = ()
+    """The library's other spaces this run writes: each takes the segments of the
+    modalities its encoder embeds (:attr:`Encoder.takes`)."""
     said_once: set[str] = field(default_factory=set)
     tracker: ProgressTracker | None = None
     """Told the stage and counts as work finishes (:mod:`mmsearch.index.progress`)."""
@@ -120,10 +132,15 @@ class RootIndexer:
     def __init__(self, run: RunContext) -> None:
         self.ctx = run
         self.catalog = run.catalog
-        self.writer = SpaceWriter(run.catalog, run.space.id, run.index)
+        others = {o.space.id: o.index for o in run.others}
+        self.writer = SpaceWriter(run.catalog, run.space.id, run.index, others)
         self.options = run.options
         self.report = run.report
-        self.batch_encoder = BatchEncoder(run.encoder)
+        self.batch_encoder = BatchEncoder(
+            run.encoder, [Route(o.space.id, o.encoder) for o in run.others]
+        )
+        self._missing: dict[int | None, set[int]] = {}
+        """Per space written (None: the run's own), the done items lacking vectors in it."""
 
     def run(self, root: bytes, progress: Progress | None = None) -> None:
         """Bring the catalog in line with the files under ``root``."""
@@ -193,7 +210,8 @@ class RootIndexer:
     def _plan(self, root_id: int, files: list[ScannedFile], unreadable: list[bytes]) -> _Plan:
         known = self.catalog.known_items(root_id)
         count = len(known)
-        missing = self.catalog.items_missing_space(self.ctx.space.id, root_id)
+        self._missing = self._items_missing(root_id)
+        missing = set().union(*self._missing.values())
         runs = self.catalog.extractor_runs(root_id)
         todo: list[tuple[ScannedFile, KnownItem | None]] = []
         backfill: list[tuple[ScannedFile, KnownItem]] = []
@@ -223,6 +241,16 @@ class RootIndexer:
             if not hidden_everything and not rel.startswith(prefixes)
         }
         return _Plan(todo, gone, backfill, partial, known=count, found=count - len(known))
+
+    def _items_missing(self, root_id: int) -> dict[int | None, set[int]]:
+        """Per space this run writes, the items with segments it takes but has no vector of."""
+        ctx = self.ctx
+        spaces: list[tuple[int | None, SpaceInfo, Encoder]] = [(None, ctx.space, ctx.encoder)]
+        spaces += [(o.space.id, o.space, o.encoder) for o in ctx.others]
+        return {
+            key: self.catalog.items_missing_space(space.id, root_id, encoder.takes)
+            for key, space, encoder in spaces
+        }
 
     def _stale(self, item: KnownItem, runs: dict[str, ExtractorRun]) -> frozenset[str]:
         """The extractors of a done item that must run on it again: new, changed, or failed."""
@@ -336,20 +364,39 @@ class RootIndexer:
         stored: dict[int, list[StoredSegment]],
         progress: Progress | None,
     ) -> None:
-        """Extract and encode through the run's executor (Ray); commit here, in batches."""
+        """Extract and encode through the run's executor (Ray); commit here, in batches.
+
+        The tracker hears the workers' "extracted" and "embedded" as they happen; a file
+        also counts as extracted once its results are back (a batch retried after a worker
+        died reports twice, so the count is kept within the files of the root)."""
         assert self.options.executor is not None
         jobs = [self._job(root, w, stored) for w in work]
         ready: list[Pending] = []
         done, every = 0, self.options.commit_every
         settings = self.options.settings
-        for encoded in self.options.executor.process(jobs, self.ctx.encoder, settings):
+        tracker = self.ctx.tracker
+        extracted = 0
+
+        def heard(kind: str, files: int) -> None:
+            nonlocal extracted
+            if kind == "extracted" and progress is not None:
+                extracted = min(len(work), extracted + files)
+                progress(extracted, len(work))
+            elif kind == "embedded" and tracker is not None:
+                tracker.embedding(files)
+
+        listening = progress is not None or tracker is not None
+        for encoded in self.options.executor.process(
+            jobs, self.ctx.encoder, settings, heard if listening else None
+        ):
+            done += len(encoded)
+            if progress is not None and extracted < done:
+                extracted = done
+                progress(extracted, len(work))
             ready.extend(encoded)
             while len(ready) >= every:
                 self._commit(root, root_id, ready[:every], encoded=True)
                 ready = ready[every:]
-            done += len(encoded)
-            if progress is not None:
-                progress(done, len(work))
         if ready:
             self._commit(root, root_id, ready, encoded=True)
 
@@ -466,8 +513,14 @@ class RootIndexer:
         pairs = _match_stored(stored, pending.extracted.made_by, pending.existing.extractor)
         if pairs is None:
             return False  # it changed under the same size and mtime: index it afresh
-        vectors = np.stack([pending.vectors[i] for _, i in pairs])
-        self.writer.add_vectors([segment_id for segment_id, _ in pairs], vectors)
+        for target, lacking in self._missing.items():
+            if pending.existing.id not in lacking:
+                continue  # that space has its vectors already: adding them again would repeat
+            found = pending.vectors_in(target)
+            mine = [(segment_id, i) for segment_id, i in pairs if i in found]
+            if mine:
+                vectors = np.stack([found[i] for _, i in mine])
+                self.writer.add_vectors([segment_id for segment_id, _ in mine], vectors, target)
         self.report.reembedded += 1
         return True
 
@@ -502,16 +555,23 @@ class _Work:
     """Run only these extractors on it, keeping the other extractors' segments."""
 
 
+NOTHING_THERE = frozenset({"no speech", "no audio", "silent", "no content"})
+"""Skip reasons that say the file holds nothing of that kind: no shortfall to report."""
+
+
 def _shortfalls(runs: tuple[ExtractorRun, ...], extracted: Extracted) -> list[ExtractorRun]:
     """What a done file lacks: extractors that failed, or the identifying one that skipped.
 
-    A companion that skips (a video without sound has no speech) lacks nothing.
+    A companion that skips (a video without sound has no speech) lacks nothing, and nor
+    does a file that holds nothing of the identifying one's kind (a dog barking has no
+    speech for whisper; its sound windows are the file).
     """
     primary = extracted.extractor.name if extracted.extractor else None
     return [
         r
         for r in runs
-        if r.status == "failed" or (r.status == "skipped" and r.extractor == primary)
+        if r.status == "failed"
+        or (r.status == "skipped" and r.extractor == primary and r.reason not in NOTHING_THERE)
     ]
 
 

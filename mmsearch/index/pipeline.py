@@ -10,13 +10,13 @@ full batches, and a failing segment fails only its own file.
 from __future__ import annotations
 
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
 import numpy as np
 
-from mmsearch.contracts import Encoder, FloatArray, Modality, Segment
+from mmsearch.contracts import Encoder, Extractor, FloatArray, Modality, Segment
 from mmsearch.index.encoding import encode_all
 from mmsearch.index.extraction import Extracted
 from mmsearch.index.scanner import ScannedFile
@@ -41,6 +41,9 @@ class Pending:
     """The item is indexed already and only these extractors ran on it again."""
     error: str | None = None
     vectors: dict[int, FloatArray] = field(default_factory=dict)
+    """Vectors in the run's space, by segment index (a segment it does not take has none)."""
+    others: dict[int, dict[int, FloatArray]] = field(default_factory=dict)
+    """Vectors in the library's other spaces the run writes: space id, then segment index."""
 
     @property
     def ok(self) -> bool:
@@ -60,11 +63,16 @@ class Pending:
                 s.end,
                 s.char_start,
                 s.char_end,
-                self.vectors[i],
+                self.vectors.get(i),
                 made_by[i] if i < len(made_by) else None,
+                {space: found[i] for space, found in self.others.items() if i in found},
             )
             for i, s in enumerate(self.extracted.segments)
         )
+
+    def vectors_in(self, space_id: int | None) -> dict[int, FloatArray]:
+        """Its vectors in one space by segment index (None: the run's own space)."""
+        return self.vectors if space_id is None else self.others.get(space_id, {})
 
 
 def extract_in_order(
@@ -116,51 +124,105 @@ def timed_out(budget: float) -> Extracted:
     )
 
 
-class BatchEncoder:
-    """Encodes the segments of a batch of files, one encoder call per modality."""
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Another space an index run writes, beside its own: where the segments it takes go."""
 
-    def __init__(self, encoder: Encoder) -> None:
+    space_id: int
+    encoder: Encoder
+
+    @property
+    def takes(self) -> frozenset[Modality]:
+        """The segment modalities this space embeds."""
+        return self.encoder.takes
+
+
+class BatchEncoder:
+    """Encodes the segments of a batch of files, one encoder call per space and modality.
+
+    Each segment goes to every space that takes its modality (:attr:`Encoder.takes`): the
+    run's own (``encoder``) and the ``others`` (a sound space beside an image/text one). A
+    segment no space takes goes to the run's own encoder, which fails its file as before
+    ("cannot embed"), so nothing is dropped unseen.
+    """
+
+    def __init__(self, encoder: Encoder, others: Sequence[Route] = ()) -> None:
         self.encoder = encoder
+        self.others = tuple(others)
 
     def encode(self, batch: list[Pending]) -> None:
         """Fill in each file's vectors, or its error."""
-        by_modality: dict[Modality, list[tuple[Pending, int]]] = defaultdict(list)
+        routed: dict[tuple[int | None, Modality], list[tuple[Pending, int]]] = defaultdict(list)
         for pending in batch:
             if pending.extracted.status == "done":
                 for i, seg in enumerate(pending.extracted.segments):
-                    by_modality[seg.modality].append((pending, i))
-        for modality, entries in by_modality.items():
+                    for target in self._targets(seg.modality):
+                        routed[(target, seg.modality)].append((pending, i))
+        for (target, modality), entries in routed.items():
+            encoder = self._encoder(target)
             contents = [p.extracted.segments[i].content for p, i in entries]
-            encoded = encode_all(self.encoder, modality, contents)
+            encoded = encode_all(encoder, modality, contents)
             for (pending, i), vector, error in zip(
                 entries, encoded.vectors, encoded.errors, strict=True
             ):
                 if error and pending.error is None:
                     pending.error = error
-                pending.vectors[i] = vector
-        if self.encoder.text_fusion_weight > 0:
-            self._fuse_text(batch)
+                _vectors_for(pending, target)[i] = vector
+        for target in (None, *(r.space_id for r in self.others)):
+            if self._encoder(target).text_fusion_weight > 0:
+                self._fuse_text(batch, target)
 
-    def _fuse_text(self, batch: list[Pending]) -> None:
+    def _targets(self, modality: Modality) -> list[int | None]:
+        """The spaces a segment of ``modality`` goes to (None: the run's own)."""
+        others: list[int | None] = [r.space_id for r in self.others if modality in r.takes]
+        if modality in self.encoder.takes or not others:
+            return [None, *others]
+        return others
+
+    def _encoder(self, target: int | None) -> Encoder:
+        if target is None:
+            return self.encoder
+        return next(r.encoder for r in self.others if r.space_id == target)
+
+    def _fuse_text(self, batch: list[Pending], target: int | None) -> None:
         """Blend the embedding of an image's words (OCR) into the image's vector."""
+        encoder = self._encoder(target)
         entries = [
             (p, i, seg)
             for p in batch
             if p.ok
             for i, seg in enumerate(p.extracted.segments)
-            if seg.modality == "image" and _has_words(seg)
+            if seg.modality == "image" and _has_words(seg) and i in p.vectors_in(target)
         ]
-        if not entries or "text" not in self.encoder.modalities:
+        if not entries or "text" not in encoder.modalities:
             return
-        encoded = encode_all(self.encoder, "text", [seg.text for _, _, seg in entries])
-        weight = self.encoder.text_fusion_weight
+        encoded = encode_all(encoder, "text", [seg.text for _, _, seg in entries])
+        weight = encoder.text_fusion_weight
         for (pending, i, _), text_vector, error in zip(
             entries, encoded.vectors, encoded.errors, strict=True
         ):
             if error:
                 continue  # the image's own vector still stands
-            fused = (1 - weight) * pending.vectors[i] + weight * text_vector
-            pending.vectors[i] = (fused / np.linalg.norm(fused)).astype(np.float32)
+            vectors = _vectors_for(pending, target)
+            fused = (1 - weight) * vectors[i] + weight * text_vector
+            vectors[i] = (fused / np.linalg.norm(fused)).astype(np.float32)
+
+
+def _vectors_for(pending: Pending, target: int | None) -> dict[int, FloatArray]:
+    return pending.vectors if target is None else pending.others.setdefault(target, {})
+
+
+def runnable_extractors(
+    extractors: Sequence[Extractor], encoders: Sequence[Encoder]
+) -> list[Extractor]:
+    """The extractors worth running for these spaces: each whose segments one of them takes.
+
+    An extractor that says what it produces (``Extractor.produces``) and finds no space
+    for any of it is left out: its segments would fail their file. Left out, it has no run
+    recorded, so it reads the files once a space takes its segments.
+    """
+    taken = frozenset().union(*(e.takes for e in encoders)) if encoders else frozenset()
+    return [e for e in extractors if e.produces is None or e.produces & taken]
 
 
 def _has_words(segment: Segment) -> bool:

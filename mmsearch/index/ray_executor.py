@@ -18,6 +18,8 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+import queue
+import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -25,7 +27,7 @@ import numpy as np
 
 from mmsearch.contracts import Encoder, ExtractSettings
 from mmsearch.errors import MmsearchError, UsageError
-from mmsearch.index.executor import EncoderRef, FileJob, process_jobs
+from mmsearch.index.executor import EncoderRef, FileJob, WorkerEvent, process_jobs
 from mmsearch.index.pipeline import Pending
 
 log = logging.getLogger("mmsearch")
@@ -34,6 +36,8 @@ FILES_PER_TASK = 16
 """Files one actor call extracts and encodes: a full encoder batch for most encoders."""
 _PASSED_ON = ("MMSEARCH_", "PYTHONPATH", "OMP_NUM_THREADS")
 """Environment the workers get from the writer: plugin selection, model and device choices."""
+POLL_SECONDS = 0.25
+"""How often the writer looks for the workers' extract/embed events while it waits."""
 
 
 class RayExecutor:
@@ -56,15 +60,20 @@ class RayExecutor:
         """CPUs of a local cluster started here (None: all); ignored with ``address``."""
 
     def process(
-        self, jobs: Sequence[FileJob], encoder: Encoder, settings: ExtractSettings
+        self,
+        jobs: Sequence[FileJob],
+        encoder: Encoder,
+        settings: ExtractSettings,
+        on_event: WorkerEvent | None = None,
     ) -> Iterator[list[Pending]]:
-        """Each finished batch of jobs, encoded, as Ray hands it back."""
+        """Each finished batch of jobs, encoded, as Ray hands it back; the workers'
+        extract/embed events go to ``on_event`` as they come (polled while waiting)."""
         if not jobs:
             return
         ray = self._connect()
         started_here = not self._was_running
         try:
-            yield from self._run(ray, jobs, encoder, settings)
+            yield from self._run(ray, jobs, encoder, settings, on_event)
         finally:
             if started_here:
                 ray.shutdown()
@@ -99,9 +108,15 @@ class RayExecutor:
         return ray
 
     def _run(
-        self, ray: Any, jobs: Sequence[FileJob], encoder: Encoder, settings: ExtractSettings
+        self,
+        ray: Any,
+        jobs: Sequence[FileJob],
+        encoder: Encoder,
+        settings: ExtractSettings,
+        on_event: WorkerEvent | None,
     ) -> Iterator[list[Pending]]:
         import ray.data
+        from ray.util.queue import Queue
 
         # Ray Data logs each plan and its timing at INFO; the run's summary says what happened.
         logging.getLogger("ray.data").setLevel(logging.WARNING)
@@ -114,9 +129,13 @@ class RayExecutor:
             [{"job": pickle.dumps(job)} for job in jobs],
             override_num_blocks=max(1, min(len(jobs), actors * 4)),
         )
+        # The workers' events travel through a queue actor (no CPU reserved for it).
+        events = Queue(actor_options={"num_cpus": 0}) if on_event is not None else None
         encoded = dataset.map_batches(
             _Worker,
-            fn_constructor_kwargs={"encoder": EncoderRef.of(encoder), "settings": settings},
+            fn_constructor_kwargs={
+                "encoder": EncoderRef.of(encoder), "settings": settings, "events": events,
+            },
             batch_size=self.files_per_task,
             batch_format="numpy",
             concurrency=actors,
@@ -126,14 +145,65 @@ class RayExecutor:
             # and max_task_retries -1); tests/test_ray_executor.py kills one to check it.
         )
         log.info("Ray: %d files on %d actors (%d GPUs)", len(jobs), actors, gpus)
-        for batch in encoded.iter_batches(batch_size=None, batch_format="numpy"):
-            yield [pickle.loads(raw) for raw in batch["pending"]]
+        batches = encoded.iter_batches(batch_size=None, batch_format="numpy")
+        if events is None or on_event is None:
+            for batch in batches:
+                yield [pickle.loads(raw) for raw in batch["pending"]]
+            return
+        try:
+            for batch in _polled(batches, events, on_event):
+                yield [pickle.loads(raw) for raw in batch["pending"]]
+        finally:
+            events.shutdown(force=True)
+
+
+def _polled(batches: Iterator[Any], events: Any, on_event: WorkerEvent) -> Iterator[Any]:
+    """``batches``, read on a thread so that this one can pass on the workers' events while
+    it waits (the tracker is told on the indexing thread, as locally)."""
+    arrived: queue.Queue[tuple[str, Any]] = queue.Queue()
+    stop = threading.Event()
+
+    def pump() -> None:
+        try:
+            for batch in batches:
+                arrived.put(("batch", batch))
+                if stop.is_set():
+                    return  # the writer stopped reading (an error): leave Ray's iterator
+        except BaseException as exc:  # handed to the writer's thread, raised there
+            arrived.put(("error", exc))
+        finally:
+            arrived.put(("end", None))
+
+    def tell() -> None:
+        waiting = events.qsize()
+        if waiting:
+            for kind, files in events.get_nowait_batch(waiting):
+                on_event(kind, files)
+
+    reader = threading.Thread(target=pump, name="mmsearch-ray-results", daemon=True)
+    reader.start()
+    try:
+        while True:
+            try:
+                kind, value = arrived.get(timeout=POLL_SECONDS)
+            except queue.Empty:
+                tell()
+                continue
+            tell()
+            if kind == "batch":
+                yield value
+            elif kind == "error":
+                raise value
+            else:
+                return
+    finally:
+        stop.set()
 
 
 class _Worker:
     """One actor: the plugins and the encoder, loaded once, then batch after batch."""
 
-    def __init__(self, encoder: EncoderRef, settings: ExtractSettings) -> None:
+    def __init__(self, encoder: EncoderRef, settings: ExtractSettings, events: Any) -> None:
         from mmsearch.plugins import load_plugins  # on the worker, through its entry points
 
         registry = load_plugins()
@@ -147,8 +217,16 @@ class _Worker:
         self.extractors = registry.extractors
         self.annotators = registry.annotators
         self.settings = settings
+        self.events = events
+        """The writer's event queue (None: nobody listens)."""
+
+    def _tell(self, kind: str, files: int) -> None:
+        self.events.put((kind, files))
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
         jobs = [pickle.loads(raw) for raw in batch["job"]]
-        done = process_jobs(jobs, self.extractors, self.annotators, self.encoder, self.settings)
+        tell = self._tell if self.events is not None else None
+        done = process_jobs(
+            jobs, self.extractors, self.annotators, self.encoder, self.settings, tell
+        )
         return {"pending": np.array([pickle.dumps(p) for p in done], dtype=object)}

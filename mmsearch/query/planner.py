@@ -73,7 +73,8 @@ class SearchOptions:
     diversity: float = 0.7
     """MMR trade-off when ``mmr`` runs: 1 is pure relevance, 0 pure novelty."""
     spaces: tuple[str, ...] = ()
-    """Spaces to search (encoder ids or space numbers); empty: the library's active space."""
+    """Spaces to search (encoder ids or space numbers); empty: the active space and its
+    companions (``mmsearch index --space``), fused on the calibrated scale."""
     candidates: int = 50
     """Files each signal contributes before reranking (at least 5 x k)."""
     max_image_megapixels: float = 100.0  # ExtractSettings's default, as for index
@@ -172,6 +173,9 @@ class QueryPlan:
     keyword_threshold: float
     allowed_segments: int | None = None
     """How many segments the filters let through (None: no filter)."""
+    store_filter: str | None = None
+    """The vector store that evaluates the type/date filters itself (``milvus``), in which
+    case no allow-list is built in SQL and ``allowed_segments`` stays None."""
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -192,7 +196,13 @@ class QueryPlan:
             sign = "-" if part.negative else "+"
             role = "pushes down" if part.negative else "weight"
             lines.append(f"  {sign} {part.label}  ({role} {part.weight:g})")
-        lines.append("filters (SQL, exact):")
+        if self.store_filter is None:
+            lines.append("filters (SQL, exact):")
+        else:
+            lines.append(
+                f"filters (in the {self.store_filter} store; its hits checked against the "
+                "catalog, SQL allow-list if any fails):"
+            )
         filters = self.item_filter.describe() or ["none"]
         lines += [f"  {line}" for line in filters]
         if self.allowed_segments is not None:
@@ -215,6 +225,8 @@ class QueryPlan:
             how = (
                 f"exact search over the {self.allowed_segments} allowed segments"
                 if self.allowed_segments is not None
+                else f"nearest segments of {space.vectors} that the store's filter passes"
+                if self.store_filter is not None
                 else f"nearest segments of {space.vectors}"
             )
             lines.append(
@@ -263,6 +275,7 @@ class QueryPlan:
             "negative_keywords": list(self.negative_keywords),
             "filters": self.item_filter.describe(),
             "allowed_segments": self.allowed_segments,
+            "store_filter": self.store_filter,
             "spaces": [_space_json(s) for s in self.spaces],
             "signals": [s for s in self.options.signals if s != "keyword" or self.keywords],
             "fusion": self.options.fusion,

@@ -24,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mmsearch.contracts import Reranker, SegmentFilter
+from mmsearch.errors import UsageError
 from mmsearch.index.report import display_path
 from mmsearch.query.calibration import keyword_calibrated
 from mmsearch.query.explain import build_why, snippet
@@ -139,6 +140,13 @@ class PlanRunner:
                 )
                 if vector is not None:
                     vectors[label] = vector
+            if planned.example is not None and not vectors:
+                labels = ", ".join(self.spaces)
+                raise UsageError(
+                    f"Cannot use {display_path(os.fsencode(planned.example))} as an example: "
+                    f"no space searched ({labels}) embeds what it holds; give a file of a "
+                    "kind the library indexes (`mmsearch status` lists its spaces)."
+                )
             parts.append(QueryPart(planned.label, planned.weight, planned.negative, vectors))
         return parts
 
@@ -224,6 +232,13 @@ class PlanRunner:
                 return found
             # The store's fields lag the catalog's: exact again, through the allow-list.
             allowed = np.asarray(self.plan.item_filter.allowed_segments(conn), dtype=np.int64)
+            if self.plan.allowed_segments is None:  # once, however many spaces fell back
+                self.plan.allowed_segments = len(allowed)
+                self.plan.notes.append(
+                    f"the {self.plan.store_filter or 'vector'} store's type/date fields lag "
+                    "the catalog's for some hits (`mmsearch store rebuild` refreshes them): "
+                    "filtered in SQL instead"
+                )
             if not len(allowed):
                 return allowed, np.empty(0, dtype=np.float32)
         return space.search(query, depth, allowed)

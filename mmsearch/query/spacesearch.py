@@ -140,6 +140,9 @@ class SpaceSearch:
         self.cache = cache
         self.adapter: NamedAdapter | None = None
         """The tuned query adapter, applied to query texts (never to stored vectors)."""
+        self.optional = False
+        """Searched by default beside the active space: an example whose segments its
+        encoder cannot embed leaves it out instead of failing the query."""
 
     def embed_text(self, text: str) -> FloatArray | None:
         """The text's unit vector, or None when this space's encoder does not embed text.
@@ -155,8 +158,12 @@ class SpaceSearch:
             self.cache.put(key, cached)
         return cached if self.adapter is None else self.adapter.adapter.apply(cached)
 
-    def embed_example(self, path: str, max_image_megapixels: float = 100.0) -> FloatArray:
+    def embed_example(self, path: str, max_image_megapixels: float = 100.0) -> FloatArray | None:
         """The example file's unit vector (the mean of its segments' vectors).
+
+        The segments of the first modality the encoder embeds count (a recording's sound
+        windows for CLAP, its transcript for a text space). None when it embeds none of
+        them and the space is :attr:`optional`.
 
         ``max_image_megapixels`` is the bomb cap, as for ``index`` (``query`` has the flag).
         """
@@ -175,7 +182,10 @@ class SpaceSearch:
         extracted = extract_file(self.registry.extractors, source, self.registry.annotators)
         if extracted.status != "done" or not extracted.segments:
             raise UsageError(f"Cannot use {shown} as an example: {extracted.detail}")
-        modality = extracted.segments[0].modality
+        usable = [s.modality for s in extracted.segments if s.modality in self.encoder.modalities]
+        if not usable and self.optional:
+            return None
+        modality = usable[0] if usable else extracted.segments[0].modality
         contents = [s.content for s in extracted.segments if s.modality == modality]
         vector = self._encode(modality, contents, shown)
         self.cache.put(key, vector)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -101,8 +102,34 @@ class NewSegment:
     end: float | None
     char_start: int | None
     char_end: int | None
-    vector: FloatArray
+    vector: FloatArray | None
+    """Its vector in the space the write is for; None where that space does not take its
+    modality (a sound in a library's image/text space)."""
     extractor: str | None = None
+    others: Mapping[int, FloatArray] = field(default_factory=dict)
+    """Its vectors in the library's other spaces written by the same run, by space id."""
+
+    def vectors(self, space_id: int) -> dict[int, FloatArray]:
+        """Every vector it carries, by space id (``space_id``: the write's space)."""
+        found = dict(self.others)
+        if self.vector is not None:
+            found[space_id] = self.vector
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """What one :meth:`Catalog.write_items` stored: what the vector indexes must follow."""
+
+    replaced: list[int]
+    """Segment ids deleted, with their vectors in every space."""
+    added: dict[int, tuple[IdArray, FloatArray]]
+    """New (segment ids, vectors) by space id."""
+
+    @property
+    def count(self) -> int:
+        """How many vectors were stored, in all spaces."""
+        return sum(len(ids) for ids, _ in self.added.values())
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,37 +248,42 @@ class Catalog:
             )
 
     def write_items(
-        self, root_id: int, space_id: int, records: Sequence[ItemRecord]
-    ) -> tuple[list[int], IdArray, FloatArray]:
+        self,
+        root_id: int,
+        space_id: int,
+        records: Sequence[ItemRecord],
+        others: Sequence[int] = (),
+    ) -> Written:
         """Store a batch of processed files in one transaction.
 
-        Returns the replaced segment ids (to drop from the vector index) and the
-        new segment ids with their vectors (to add to it).
+        ``space_id`` is the space the segments' ``vector`` is for; ``others`` the other
+        spaces the run writes (their vectors are in ``NewSegment.others``). Returns the
+        replaced segment ids (to drop from the vector indexes) and the new segment ids with
+        their vectors, by space (to add to them).
         """
-        replaced: list[int] = []
-        new_ids: list[int] = []
-        new_vectors: list[FloatArray] = []
+        new_ids: dict[int, list[int]] = {sid: [] for sid in (space_id, *others)}
+        new_vectors: dict[int, list[FloatArray]] = {sid: [] for sid in new_ids}
         now = time.time()
         with self.engine.begin() as conn:
             digests = DigestTracker(conn)
-            digests.touch(space_id)
+            for sid in new_ids:
+                digests.touch(sid)
             replaced = self._clear_replaced(conn, records, digests)
             for record in records:
                 item_id = self._upsert_item(conn, root_id, record, now)
                 self._insert_runs(conn, item_id, record.runs)
                 first = self._next_ordinal(conn, item_id) if record.rerun is not None else 0
                 ids = self._insert_segments(conn, item_id, space_id, record.segments, first)
-                new_ids.extend(ids)
-                new_vectors.extend(seg.vector for seg in record.segments)
-            vectors: FloatArray = (
-                np.vstack(new_vectors).astype(np.float32)
-                if new_vectors
-                else np.empty((0, 0), dtype=np.float32)
-            )
-            digests.added(space_id, np.asarray(new_ids, dtype=np.int64), vectors)
+                for sid, segment in zip(ids, record.segments, strict=True):
+                    for space, vector in segment.vectors(space_id).items():
+                        new_ids[space].append(sid)
+                        new_vectors[space].append(vector)
+            added = {sid: _stacked(new_ids[sid], new_vectors[sid]) for sid in new_ids}
+            for sid, (ids_array, vectors) in added.items():
+                digests.added(sid, ids_array, vectors)
             digests.commit()
             fault_point("mid-batch-transaction")
-        return replaced, np.asarray(new_ids, dtype=np.int64), vectors
+        return Written(replaced, added)
 
     def _clear_replaced(
         self, conn: Connection, records: Sequence[ItemRecord], digests: DigestTracker
@@ -371,28 +403,40 @@ class Catalog:
             insert(Segment).returning(Segment.id, sort_by_parameter_order=True), rows
         )
         ids = [int(row[0]) for row in result]
-        conn.execute(
-            insert(Vector),
-            [
-                {"segment_id": sid, "space_id": space_id, "data": s.vector.tobytes()}
-                for sid, s in zip(ids, segments, strict=True)
-            ],
-        )
+        vectors = [
+            {"segment_id": sid, "space_id": space, "data": vector.tobytes()}
+            for sid, s in zip(ids, segments, strict=True)
+            for space, vector in s.vectors(space_id).items()
+        ]
+        if vectors:
+            conn.execute(insert(Vector), vectors)
         return ids
 
     # -- filling a new space --------------------------------------------------
 
-    def items_missing_space(self, space_id: int, root_id: int | None = None) -> set[int]:
-        """Done items with at least one segment that has no vector in ``space_id``."""
+    def items_missing_space(
+        self,
+        space_id: int,
+        root_id: int | None = None,
+        modalities: Iterable[str] | None = None,
+    ) -> set[int]:
+        """Done items with at least one segment that has no vector in ``space_id``.
+
+        With ``modalities``, only segments of those modalities count: the ones the space
+        takes (a sound space holds no vectors of photos, and misses none).
+        """
         sql = (
             "SELECT DISTINCT s.item_id FROM segments s JOIN items i ON i.id = s.item_id "
             "LEFT JOIN vectors v ON v.segment_id = s.id AND v.space_id = :space "
             "WHERE v.segment_id IS NULL AND i.status = 'done'"
         )
-        params: dict[str, int] = {"space": space_id}
+        params: dict[str, object] = {"space": space_id}
         if root_id is not None:
             sql += " AND i.root_id = :root"
             params["root"] = root_id
+        if modalities is not None:
+            sql += " AND s.modality IN (SELECT value FROM json_each(:modalities))"
+            params["modalities"] = json.dumps(sorted(modalities))
         with self.engine.connect() as conn:
             return {int(r[0]) for r in conn.execute(text(sql), params)}
 
@@ -614,6 +658,13 @@ class Catalog:
                 for sid, data in conn.execute(sql, [space_id, *chunk]):
                     out[int(sid)] = np.frombuffer(data, dtype=np.float32)
         return out
+
+
+def _stacked(ids: list[int], vectors: list[FloatArray]) -> tuple[IdArray, FloatArray]:
+    rows: FloatArray = (
+        np.vstack(vectors).astype(np.float32) if vectors else np.empty((0, 0), dtype=np.float32)
+    )
+    return np.asarray(ids, dtype=np.int64), rows
 
 
 def chunks(values: Sequence[int], size: int = SQL_CHUNK) -> Iterator[Sequence[int]]:

@@ -37,6 +37,12 @@ def encoder_capability_problems(encoder: Encoder) -> list[str]:
         out.append("description must be a string")
     if not 0.0 <= encoder.text_fusion_weight < 1.0:
         out.append("text_fusion_weight must be in [0, 1)")
+    if encoder.indexes is not None and not (
+        isinstance(encoder.indexes, frozenset)
+        and encoder.indexes
+        and encoder.indexes <= set(encoder.modalities)
+    ):
+        out.append("indexes must be None or a non-empty frozenset within modalities")
     return out
 
 
@@ -58,6 +64,12 @@ def extractor_capability_problems(extractor: Extractor) -> list[str]:
         out.append(f"contributes_to must be a frozenset of media types from {sorted(MEDIA_TYPES)}")
     if not isinstance(extractor.version, str) or not extractor.version.strip():
         out.append("version must be a non-empty string")
+    if extractor.produces is not None and not (
+        isinstance(extractor.produces, frozenset)
+        and extractor.produces
+        and extractor.produces <= MODALITIES
+    ):
+        out.append(f"produces must be None or a non-empty frozenset of {sorted(MODALITIES)}")
     return out
 
 

@@ -361,6 +361,12 @@ class ExtractorConformance(_RegistrationCheck):
                 problems += [
                     f"{sample.name} segment {n}: {p}" for p in checks.segment_problems(segment)
                 ]
+                declared = extractor.produces
+                if declared is not None and getattr(segment, "modality", None) not in declared:
+                    problems.append(
+                        f"{sample.name} segment {n}: modality {segment.modality!r} is not in "
+                        f"produces {sorted(declared)}"
+                    )
         _fail_if(problems, "extracted segments broke the Segment contract")
 
     def test_extraction_is_deterministic(

@@ -86,6 +86,15 @@ def test_milvus_gives_the_same_top_results_as_faiss_through_index_query_move_rem
         assert top(milvus_db, "invoice type:image") == top(faiss_db, "invoice type:image") == []
 
     index_both()
+    # The plan says who filters: Milvus for type/date (no SQL allow-list), SQL for a glob.
+    pushed = run("query", "red car type:text", "--db", str(milvus_db), "--explain-plan").stdout
+    assert "filters (in the milvus store;" in pushed and "segments pass" not in pushed
+    assert "that the store's filter passes" in pushed
+    globbed = run("query", "invoice path:**/note-00*", "--db", str(milvus_db),
+                  "--explain-plan").stdout  # fmt: skip
+    assert "filters (SQL, exact):" in globbed and "-> 10 segments pass" in globbed
+    local = run("query", "red car type:text", "--db", str(faiss_db), "--explain-plan").stdout
+    assert "filters (SQL, exact):" in local and "-> 24 segments pass" in local
     assert status(milvus_db)["spaces"][0]["index"]["store"] == "milvus"
     assert status(milvus_db)["spaces"][0]["index"]["state"] == "ok"
     same_results()
