@@ -32,7 +32,7 @@ def configurations(count: int) -> list[tuple[str, dict[str, Any], dict[str, Any]
     return [
         ("FLAT", {}, {}),
         *(("HNSW", {"M": 16, "efConstruction": 200}, {"ef": ef}) for ef in (64, 128, 256, 512)),
-        *(("IVF_FLAT", {"nlist": nlist}, {"nprobe": p}) for p in (16, 64)),
+        *(("IVF_FLAT", {"nlist": nlist}, {"nprobe": p}) for p in (16, 32, 64)),
     ]
 
 

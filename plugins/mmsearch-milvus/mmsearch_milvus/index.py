@@ -25,7 +25,7 @@ from mmsearch.contracts import (
     VectorIndex,
 )
 from mmsearch.store.digest import format_digest, vector_digest
-from mmsearch_milvus.collection import Collection, Meta, index_kind
+from mmsearch_milvus.collection import Collection, Meta, index_kind, nlist_for, outgrown
 from mmsearch_milvus.connection import Connection, MilvusUnavailableError, describe
 from mmsearch_milvus.expressions import filter_expression, ids_expression
 from mmsearch_milvus.settings import MilvusSettings, collection_name
@@ -53,6 +53,8 @@ class MilvusIndex(VectorIndex):
         """The digest of the (id, vector) pairs the collection holds, followed through every
         write; None when unknown."""
         self._build_seconds: float | None = None
+        self._nlist: int | None = None
+        """The IVF index's list count as recorded (None: FLAT, or not known)."""
 
     # -- contents ------------------------------------------------------------
 
@@ -143,6 +145,7 @@ class MilvusIndex(VectorIndex):
             return True
         self.collection.load()  # a restarted server holds its collections released
         meta = self.collection.meta()
+        self._nlist = meta.nlist  # the index stays as built through a repair
         count = self.collection.count()
         why = self._mismatch(meta, count, vectors)
         if why is None:
@@ -169,8 +172,10 @@ class MilvusIndex(VectorIndex):
 
     def _create_and_fill(self, vectors: CatalogVectors) -> None:
         started = time.perf_counter()
-        self.collection.create(index_kind(vectors.count, self.settings.ann_min))
+        kind = index_kind(vectors.count, self.settings.ann_min)
+        self.collection.create(kind, vectors.count)
         self._kind = ""
+        self._nlist = nlist_for(vectors.count) if kind == "IVF_FLAT" else None
         digest = 0
         for ids, rows in vectors.batches():
             self.collection.write(ids, np.ascontiguousarray(rows, dtype=np.float32),
@@ -223,9 +228,13 @@ class MilvusIndex(VectorIndex):
         self._create_and_fill(vectors)
 
     def optimize(self, vectors: CatalogVectors) -> None:
-        """Switch the vector index between FLAT and HNSW when the size crossed ``ann_min``."""
+        """Switch the vector index between FLAT and IVF_FLAT when the size crossed ``ann_min``
+        (and an HNSW index of an older version to IVF_FLAT); rebuild an IVF index whose
+        collection quadrupled since it was built."""
         wanted = index_kind(vectors.count, self.settings.ann_min)
-        if self._index_kind() == wanted:
+        if self._index_kind() == wanted and not (
+            wanted == "IVF_FLAT" and outgrown(self._nlist, vectors.count)
+        ):
             return
         log.warning(
             "Building a %s index for the Milvus collection of space %d (%d vectors).",
@@ -234,15 +243,16 @@ class MilvusIndex(VectorIndex):
             vectors.count,
         )
         started = time.perf_counter()
-        self.collection.reindex(wanted)
+        self.collection.reindex(wanted, vectors.count)
         self._kind = wanted
+        self._nlist = nlist_for(vectors.count) if wanted == "IVF_FLAT" else None
         self._build_seconds = time.perf_counter() - started
         self.persist(vectors.generation)
 
     def persist(self, generation: int) -> None:
         """Flush the rows, then record the generation and digest they reflect."""
         digest = None if self._digest is None else format_digest(self._digest)
-        meta = Meta(self.target.catalog_id, generation, digest, self._build_seconds)
+        meta = Meta(self.target.catalog_id, generation, digest, self._build_seconds, self._nlist)
         self.collection.set_meta(meta)
         self.generation = generation
 

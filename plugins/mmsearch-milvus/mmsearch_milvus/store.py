@@ -11,7 +11,7 @@ class MilvusStore(VectorStore):
     """A collection per space in Milvus: a Lite file beside the catalog, or ``--milvus-uri``."""
 
     name = "milvus"
-    description = "Milvus collections (Lite file or server): FLAT when small, HNSW when large"
+    description = "Milvus collections (Lite file or server): FLAT when small, IVF_FLAT when large"
 
     def open_index(self, target: IndexTarget) -> MilvusIndex:
         """The space's collection; nothing connects until the index is used."""

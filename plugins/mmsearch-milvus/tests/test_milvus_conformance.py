@@ -24,8 +24,8 @@ class TestMilvusLiteFile(VectorIndexConformance):
         return {"uri": str(tmp_path / "lite" / "milvus.db")}
 
 
-class TestMilvusLiteHnsw(TestMilvusLiteFile):
-    """The same rules once the collection is past ``ann_min`` and has an HNSW index."""
+class TestMilvusLiteIvf(TestMilvusLiteFile):
+    """The same rules once the collection is past ``ann_min`` and has an IVF_FLAT index."""
 
     @pytest.fixture
     def store_options(self, tmp_path: Path) -> dict[str, str]:
