@@ -122,3 +122,33 @@ def test_the_query_in_the_address_runs_and_the_keyboard_reaches_why(
             break
     page.keyboard.press("Enter")
     assert page.locator("pre.why:not([hidden])").first.is_visible()
+
+
+def test_a_probable_answer_is_shown_marked_probably_not_hidden(
+    page: Any, served: Served
+) -> None:
+    """The server's own answer to a query without a confident hit, its best weak hit marked
+    probable (as the gate marks one, tests/test_gate.py): the page shows that hit, as the CLI
+    prints "probably: ...", and keeps the other weak hits behind the click."""
+    import json
+
+    def probable(route: Any) -> None:
+        answer = route.fetch()
+        body = answer.json()
+        assert not body["results"] and body["best_weak"] is not None
+        body["best_weak"]["level"] = "probable"
+        route.fulfill(response=answer, body=json.dumps(body))
+
+    page.route("**/api/v1/search?*", probable)
+    _search(page, served, "zzqx vorpal flibbertigibbet")
+    message = page.locator("#message.probable")
+    message.wait_for()
+    shown = page.locator("article.probable")
+    assert shown.count() == 1
+    name = shown.get_attribute("data-path").rsplit("/", 1)[-1]
+    assert message.inner_text().startswith(f"Probably: {name}.")
+    assert "probably" in shown.locator(".meta").inner_text()
+    assert page.locator("#show-weak").is_visible()
+    page.unroute("**/api/v1/search?*")
+    page.click("#show-weak")
+    page.locator("article.weak").first.wait_for()

@@ -77,11 +77,21 @@
 
   function render(data) {
     const imageCards = [], rowCards = [];
-    for (const hit of data.results) (hit.modality === "image" || hit.modality === "video" ? imageCards : rowCards).push(card(hit));
+    for (const hit of data.results) (isVisual(hit) ? imageCards : rowCards).push(card(hit));
     images.replaceChildren(...imageCards);
     rows.replaceChildren(...rowCards);
     if (!data.plan.spaces.length) {
       message.textContent = "Nothing is indexed yet: index a folder in the panel on the right.";
+    } else if (!data.results.length && data.best_weak && data.best_weak.level === "probable") {
+      // Hiding a likely-right answer reads as "broken": show it, marked as unsure (as the
+      // CLI prints "probably: ..."), with the other weak hits behind the same click.
+      const hit = data.best_weak;
+      const shown = card(hit, "probable");
+      (isVisual(hit) ? images : rows).replaceChildren(shown);
+      message.className = "probable";
+      message.textContent = `Probably: ${hit.path.split("/").pop()}. Not confident: it is below the ` +
+        "confidence threshold, but above the probable bar or well ahead of the next file.";
+      weakButton.hidden = false;
     } else if (!data.results.length && data.best_weak) {
       message.className = "none";
       message.textContent = `No confident match. The nearest was ${data.best_weak.path}, below the threshold.`;
@@ -94,7 +104,10 @@
     }
   }
 
-  function card(hit) {
+  function isVisual(hit) { return hit.modality === "image" || hit.modality === "video"; }
+
+  // level: "confident", "probable" or "weak" (a hit of the list carries confident only).
+  function card(hit, level = hit.confident ? "confident" : "weak") {
     const seg = hit.segment;
     const name = hit.path.split("/").pop();
     const when = seg.start !== null ? ` at ${clock(seg.start)}${seg.end ? "-" + clock(seg.end) : ""}` : "";
@@ -106,8 +119,9 @@
     const actions = el("div", { class: "actions" }, whyButton,
       el("button", { type: "button", class: "more", onclick: () => moreLike(hit) }, "More like this"),
       el("a", { href: `/media/${hit.item_id}`, target: "_blank", rel: "noopener" }, "Open"));
-    const meta = el("div", { class: "meta" }, `${hit.score.toFixed(2)} · ${hit.modality}${when}${hit.confident ? "" : " · weak"}`);
-    const attrs = { class: (hit.modality === "image" || hit.modality === "video" ? "card" : "row") + (hit.confident ? "" : " weak"),
+    const marked = { confident: "", probable: " · probably", weak: " · weak" }[level];
+    const meta = el("div", { class: "meta" }, `${hit.score.toFixed(2)} · ${hit.modality}${when}${marked}`);
+    const attrs = { class: (isVisual(hit) ? "card" : "row") + (level === "confident" ? "" : ` ${level}`),
                     "data-item": hit.item_id, "data-path": hit.path };
     if (attrs.class.startsWith("card")) {
       return el("article", attrs, el("img", { src: thumb, alt: name, loading: "lazy", width: 140, height: 140 }),
