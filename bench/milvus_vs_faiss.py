@@ -103,7 +103,7 @@ def main() -> None:
                 seam_overhead(faiss_index, queries, args.k)
 
         for label, options in (("milvus-lite FLAT", {"ann_min": str(args.count)}),
-                               ("milvus-lite HNSW", {"ann_min": "0"})):  # fmt: skip
+                               ("milvus-lite IVF_FLAT", {"ann_min": "0"})):  # fmt: skip
             uri = str(folder / f"{label.split()[1]}.db")
             index = MilvusStore().open_index(target(uri=uri, **options))
             started = time.perf_counter()
