@@ -15,7 +15,7 @@ from mmsearch_images.camera_raw import is_camera_raw
 from mmsearch_raw import RawExtractor
 from PIL import Image
 
-from mmsearch import Extractor, ExtractSettings, Library, Source
+from mmsearch import Extractor, ExtractSettings, Library, SearchOptions, Source
 from mmsearch.index.extraction import choose_extractor, extract_file
 from mmsearch.testing import ExtractorConformance
 from tests.rawfiles import write_dng
@@ -138,6 +138,38 @@ def test_a_raw_and_its_jpeg_sibling_are_one_hit_with_a_copy(tmp_path: Path) -> N
         hits = lib.search(examples=[example]).hits
     names = {Path(hits[0].path).name, *(Path(c).name for c in hits[0].copies)}
     assert names == {"IMG_1.CR2.dng", "IMG_1.JPG"}
+
+
+def test_a_raw_and_the_jpeg_of_its_name_are_one_hit_even_when_their_pictures_differ(
+    tmp_path: Path,
+) -> None:
+    """A camera's JPEG is processed (its own white balance, crop, sharpening), so its vector
+    may be far from the RAW's: the name pairs them. Here the JPEG is even another picture.
+    The same name in another folder, or under another stem, stays a hit of its own."""
+    folder = tmp_path / "card"
+    (folder / "other").mkdir(parents=True)
+    cat, street = photo(CAT), photo("IMG_2044.jpg")
+    write_dng(folder / "IMG_1.DNG", cat, preview_side=451)
+    street.save(folder / "IMG_1.JPG", quality=92)
+    cat.save(folder / "other" / "IMG_1.JPG", quality=92)  # a camera's counter, another day
+    cat.save(folder / "IMG_2.png")
+    registry = make_registry(CountingEncoder())
+    with Library.open(tmp_path / "catalog.db", registry=registry) as lib:
+        report = lib.index(folder, settings=ExtractSettings(options={"raw_preview_min_side": 200}))
+        assert report.indexed == 4 and not report.skipped
+        example = tmp_path / "query.png"
+        street.save(example)
+        by_street = lib.search(examples=[example]).hits
+        loose = lib.search(examples=[example], options=SearchOptions(keep_weak=True)).hits
+    assert Path(by_street[0].path).name == "IMG_1.JPG"
+    assert Path(by_street[0].path).parent == folder
+    assert [Path(c).relative_to(folder) for c in by_street[0].copies] == [Path("IMG_1.DNG")]
+    shown = {Path(h.path).relative_to(folder) for h in loose}
+    assert Path("IMG_1.DNG") not in shown  # folded, not shown twice
+    # Near-identical pictures fold by their vectors (the cat in other/ and IMG_2.png may fold
+    # into each other that way); nothing folds into the pair by its name but the RAW.
+    assert all(Path(c).name != "IMG_1.JPG" or Path(c).parent != folder for h in loose
+               for c in h.copies)  # fmt: skip
 
 
 @pytest.fixture(scope="module")

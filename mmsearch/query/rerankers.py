@@ -7,12 +7,15 @@
   the segment carrying most of the weight is the file's moment.
 - ``dedupe`` (600): the same file content in several places shows once, with
   its copies listed; so do images whose vectors are near-identical, in spaces
-  whose encoder says how near (``Encoder.near_duplicate_similarity``).
+  whose encoder says how near (``Encoder.near_duplicate_similarity``), and
+  images of one name in one folder (``IMG_1.CR2`` and ``IMG_1.JPG``: a camera's
+  RAW and its JPEG, a HEIC and its export), whatever their vectors.
 - ``mmr`` (700, off unless asked): maximal marginal relevance, for variety.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -157,12 +160,16 @@ class DuplicateCollapse(Reranker):
 
     name = "dedupe"
     order = 600
-    description = "same content (hash) or near-identical image vectors show once, copies listed"
+    description = (
+        "same content (hash), near-identical image vectors, or images of one name in one "
+        "folder (RAW + JPEG) show once, copies listed"
+    )
 
     def rerank(self, candidates: list[Candidate], context: RerankContext) -> list[Candidate]:
         """Fold later copies into the first (best-ranked) one."""
         kept: list[Candidate] = []
         by_hash: dict[str, Candidate] = {}
+        by_name: dict[tuple[str, str], Candidate] = {}
         vectors = _moment_vectors(candidates, context, lambda c: c.media_type == "image")
         if _near_duplicate_similarity(context) is None:
             vectors = {}  # this space's vectors cannot tell copies: exact copies only
@@ -172,6 +179,9 @@ class DuplicateCollapse(Reranker):
         owners: list[Candidate] = []
         for candidate in candidates:
             original = by_hash.get(candidate.content_hash or "")
+            sibling = image_sibling_key(candidate)
+            if original is None and sibling is not None:
+                original = by_name.get(sibling)
             vector = vectors.get(candidate.item_id)
             if original is None and vector is not None and owners:
                 likeness = seen[: len(owners)] @ vector
@@ -185,10 +195,26 @@ class DuplicateCollapse(Reranker):
             kept.append(candidate)
             if candidate.content_hash:
                 by_hash[candidate.content_hash] = candidate
+            if sibling is not None:
+                by_name.setdefault(sibling, candidate)
             if vector is not None:
                 seen[len(owners)] = vector
                 owners.append(candidate)
         return kept
+
+
+def image_sibling_key(candidate: Candidate) -> tuple[str, str] | None:
+    """(folder, name without its extension, case-folded) of an image: a RAW and the JPEG the
+    camera wrote beside it share it (``IMG_1.CR2``, ``IMG_1.JPG``), and their vectors may
+    differ (the camera's JPEG is processed: its own white balance, crop, sharpening). None
+    for other media, and for a name without an extension."""
+    if candidate.media_type != "image":
+        return None
+    folder, name = os.path.split(candidate.path)
+    stem, extension = os.path.splitext(name)
+    if not stem or not extension:
+        return None
+    return folder, stem.casefold()
 
 
 class Diversity(Reranker):
