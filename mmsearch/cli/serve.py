@@ -36,19 +36,26 @@ def _loopback(host: str) -> bool:
               help="Also answer requests whose Host header is NAME (repeatable).")  # fmt: skip
 @click.option("--max-upload-mb", type=click.FloatRange(min=0.001), default=50.0,
               show_default=True, help="Largest example upload accepted.")  # fmt: skip
+@click.option(
+    "--readers",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Queries answered at once, each by a reader with its own copy of the vector "
+    "indexes (the models are shared) [default: one per CPU, at most 4].",
+)
 @store_option
 @db_option
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, watch: tuple[Path, ...], read_only: bool,
           token: str | None, cors: tuple[str, ...], allow_host: tuple[str, ...],
-          max_upload_mb: float) -> None:  # fmt: skip
+          max_upload_mb: float, readers: int | None) -> None:  # fmt: skip
     """Serve the library: REST API (/api/v1), the search page (/), live folders.
 
     Models load once and stay warm; `mmsearch query` and `status` find this server
     (a discovery file beside the catalog) and ask it. Stop with Ctrl-C.
     """
     from mmsearch.serve.server import serve as run
-    from mmsearch.serve.state import Engine, ServeConfig
+    from mmsearch.serve.state import Engine, ServeConfig, default_readers
     from mmsearch.store.locations import default_catalog_path
 
     if not _loopback(host) and not token:
@@ -73,6 +80,7 @@ def serve(ctx: click.Context, host: str, port: int, watch: tuple[Path, ...], rea
         db_path=db_path, host=host, port=port, token=token, read_only=read_only, cors=cors,
         allowed_hosts=allow_host, watch=tuple(p.absolute() for p in watch),
         store=ctx.obj.get("store"), max_upload_bytes=int(max_upload_mb * 1_000_000),
+        readers=readers or default_readers(),
     )  # fmt: skip
     _log_requests()
     engine = Engine(config, registry_for(ctx))

@@ -1,15 +1,18 @@
 """What a server holds: its settings, the open library (loaded once, kept warm), the writer.
 
-Queries go to one read-only :class:`~mmsearch.Library` (its encoders loaded at start);
-index jobs and watched folders write through a second one that shares those encoders, so
-one set of weights serves both and a query never waits for an index run: the reader
-reloads a space's index when the writer's commits bump its generation. A
-:class:`~mmsearch.Library` is not made for concurrent use, so each is used under its lock.
+Queries go to a few read-only :class:`~mmsearch.Library` objects (``--readers``; the
+encoders loaded at start, once, and shared); index jobs and watched folders write through
+one more that shares those encoders too, so one set of weights serves all and a query never
+waits for an index run: a reader reloads a space's index when the writer's commits bump its
+generation. A :class:`~mmsearch.Library` is not made for concurrent use, so each query
+borrows a reader of its own from the pool, and waits only when all are busy.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import queue
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,10 +47,23 @@ class ServeConfig:
     max_upload_bytes: int = 50_000_000
     max_query_chars: int = 2000
     thumb_sizes: tuple[int, ...] = (128, 256, 512)
+    readers: int = field(default_factory=lambda: default_readers())
+    """Queries answered at once: each reader holds its own catalog connection and copy of
+    the vector indexes (the weights are shared), so memory grows with it."""
 
     def hosts(self) -> frozenset[str]:
         """Every Host header name this server answers to."""
         return LOOPBACK_HOSTS | {self.host.strip("[]")} | {h.lower() for h in self.allowed_hosts}
+
+
+def default_readers() -> int:
+    """One reader per CPU the process may use, at most 4 (past that, copies of the vector
+    indexes cost more memory than the queries gain)."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(4, cpus))
 
 
 class NotReadyError(Exception):
@@ -63,8 +79,11 @@ class Engine:
     ready: threading.Event = field(default_factory=threading.Event)
     failure: str | None = None
     _reader: Library | None = None
+    """The first reader: what the others share encoders with."""
+    _readers: list[Library] = field(default_factory=list)
+    _idle: queue.LifoQueue[Library] = field(default_factory=queue.LifoQueue)
+    """Readers not answering a query now; the warmest (last returned) is lent first."""
     _writer: Library | None = None
-    _read_lock: threading.Lock = field(default_factory=threading.Lock)
     write_lock: threading.Lock = field(default_factory=threading.Lock)
     """Held by the one index run at a time (jobs and watched folders)."""
 
@@ -79,17 +98,29 @@ class Engine:
                 self._writer = Library.open(
                     self.config.db_path, registry=self.registry, store=self.config.store
                 )
-            reader = Library.open(
-                self.config.db_path,
-                registry=self.registry,
-                store=self.config.store,
-                read_only=True,
-            )
-            reader.search("warm up")  # loads the weights and the indexes once, here
-            self._reader = reader
+            readers: list[Library] = []
+            for _ in range(max(1, self.config.readers)):
+                reader = Library.open(
+                    self.config.db_path,
+                    registry=self.registry,
+                    store=self.config.store,
+                    read_only=True,
+                )
+                readers.append(reader)
+                if len(readers) > 1:
+                    reader.share_encoders(readers[0])
+                reader.search("warm up")  # the weights (once) and this reader's indexes, now
+            self._readers = readers
+            for reader in readers:
+                self._idle.put(reader)
+            reader = self._reader = readers[0]
             if self._writer is not None:
                 self._writer.share_encoders(reader)
-            log.info("library %s loaded; answering queries", self.config.db_path)
+            log.info(
+                "library %s loaded; answering queries (%d at once)",
+                self.config.db_path,
+                len(self._readers),
+            )
         except Exception as exc:  # any failure is reported by every request, not a crash
             self.failure = f"{exc.__class__.__name__}: {exc}" if not str(exc) else str(exc)
             log.error("The library could not be opened: %s", exc)
@@ -109,10 +140,13 @@ class Engine:
 
     @contextmanager
     def reading(self) -> Iterator[Library]:
-        """The read-only library, for one query or status read at a time."""
-        reader = self._check()
-        with self._read_lock:
+        """A read-only library of the pool, lent for one query or status read."""
+        self._check()
+        reader = self._idle.get()
+        try:
             yield reader
+        finally:
+            self._idle.put(reader)
 
     def writer(self) -> Library:
         """The library index runs write through (opened on first use); hold :attr:`write_lock`."""
@@ -127,8 +161,9 @@ class Engine:
         return self._writer
 
     def close(self) -> None:
-        """Close both libraries (after the jobs stopped)."""
-        for lib in (self._reader, self._writer):
+        """Close the readers and the writer (after the jobs stopped)."""
+        for lib in [*self._readers, self._writer]:
             if lib is not None:
                 lib.close()
+        self._readers = []
         self._reader = self._writer = None

@@ -1,0 +1,86 @@
+"""The server's reader pool: queries answered at once, each by a library of its own."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from support import CountingEncoder, make_registry, save_image
+
+from mmsearch import Library
+from mmsearch.serve.state import Engine, ServeConfig, default_readers
+
+
+@pytest.fixture
+def catalog(tmp_path: Path) -> Path:
+    media = tmp_path / "media"
+    media.mkdir()
+    save_image(media / "red.png", (220, 20, 20))
+    (media / "car.txt").write_text("A red car parked by the harbour.")
+    db = tmp_path / "catalog.db"
+    with Library.open(db, registry=make_registry(CountingEncoder())) as lib:
+        lib.index(media)
+    return db
+
+
+def _engine(db: Path, readers: int) -> Engine:
+    engine = Engine(ServeConfig(db, read_only=True, readers=readers),
+                    make_registry(CountingEncoder()))  # fmt: skip
+    engine.load()
+    assert engine.failure is None
+    return engine
+
+
+def test_two_readers_answer_two_queries_at_once_and_share_one_set_of_weights(
+    catalog: Path,
+) -> None:
+    engine = _engine(catalog, readers=2)
+    inside = threading.Barrier(2, timeout=10)  # both must be lent a reader at the same time
+    lent: list[Library] = []
+
+    def query() -> None:
+        with engine.reading() as lib:
+            lent.append(lib)
+            inside.wait()
+            assert lib.search("red car").hits
+
+    threads = [threading.Thread(target=query) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not inside.broken and len({id(lib) for lib in lent}) == 2
+    first, second = lent
+    assert first._encoders is second._encoders  # one set of weights
+    engine.close()
+
+
+def test_with_one_reader_a_second_query_waits_for_the_first(catalog: Path) -> None:
+    engine = _engine(catalog, readers=1)
+    first_in, second_in, release = threading.Event(), threading.Event(), threading.Event()
+
+    def first() -> None:
+        with engine.reading():
+            first_in.set()
+            release.wait(10)
+
+    def second() -> None:
+        with engine.reading():
+            second_in.set()
+
+    a = threading.Thread(target=first)
+    a.start()
+    assert first_in.wait(10)
+    b = threading.Thread(target=second)
+    b.start()
+    assert not second_in.wait(0.3)  # all readers busy: it waits, it is not refused
+    release.set()
+    assert second_in.wait(10)
+    a.join()
+    b.join()
+    engine.close()
+
+
+def test_the_default_is_one_reader_per_cpu_at_most_four() -> None:
+    assert 1 <= default_readers() <= 4
