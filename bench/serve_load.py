@@ -16,6 +16,7 @@ Targets (issue 12): at 100k segments, 1 client p50 <= 30 ms, p95 <= 60 ms; 8 cli
 an index job running p95 <= 250 ms and 0 errors. Figures, not a test.
 
     .venv/bin/python bench/serve_load.py                                  # 100,000 segments
+    .venv/bin/python bench/serve_load.py --readers 1,2,4                  # pool sizes in turn
     .venv/bin/python bench/serve_load.py --segments 5000 --seconds 10     # smoke run
 """
 
@@ -142,6 +143,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--example-every", type=int, default=5)
     parser.add_argument("--index-files", type=int, default=2000)
+    parser.add_argument("--readers", default="1,2",
+                        help="serve --readers values to run in turn on the same catalog "
+                             "(each with its own folder of new files to index)")  # fmt: skip
     opts = parser.parse_args()
     encoder = choose_encoder(opts.encoder)
     print(f"load average {os.getloadavg()[0]:.2f}; encoder {encoder}; {opts.segments:,} segments")
@@ -150,23 +154,28 @@ def main() -> None:
         started = time.perf_counter()
         seed(db, encoder, opts.segments)
         print(f"seeded in {time.perf_counter() - started:.1f} s")
-        new = Path(tmp) / "new"
-        new.mkdir()
-        for i in range(opts.index_files):
-            (new / f"note{i:05d}.txt").write_text(f"Note {i} about the harbour and the budget.")
         env = {**os.environ, "MMSEARCH_ENCODER": encoder}
-        log = open(Path(tmp) / "serve.log", "w")  # noqa: SIM115
-        server = subprocess.Popen([MMSEARCH, "--db", str(db), "serve", "--port", "0"],
-                                  env=env, stderr=log)  # fmt: skip
-        try:
-            run(server, db, new, opts, example_image(Path(tmp)))
-        finally:
-            server.terminate()
-            server.wait(60)
-            log.close()
-            errors = [ln for ln in (Path(tmp) / "serve.log").read_text().splitlines()
-                      if "database is locked" in ln]  # fmt: skip
-            print(f"'database is locked' in the server log: {len(errors)} lines")
+        for readers in (int(r) for r in opts.readers.split(",")):
+            print(f"\n--- serve --readers {readers}")
+            new = Path(tmp) / f"new-{readers}"
+            new.mkdir()
+            for i in range(opts.index_files):
+                (new / f"note{i:05d}.txt").write_text(f"Note {i} about the harbour and budget.")
+            log_path = Path(tmp) / f"serve-{readers}.log"
+            log = open(log_path, "w")  # noqa: SIM115
+            server = subprocess.Popen(
+                [MMSEARCH, "--db", str(db), "serve", "--port", "0", "--readers", str(readers)],
+                env=env, stderr=log,
+            )  # fmt: skip
+            try:
+                run(server, db, new, opts, example_image(Path(tmp)))
+            finally:
+                server.terminate()
+                server.wait(60)
+                log.close()
+                errors = [ln for ln in log_path.read_text().splitlines()
+                          if "database is locked" in ln]  # fmt: skip
+                print(f"'database is locked' in the server log: {len(errors)} lines")
 
 
 def run(server: subprocess.Popen[bytes], db: Path, new: Path, opts: argparse.Namespace,
