@@ -37,7 +37,10 @@ from mmsearch.testing.registration import (  # noqa: E402
     open_library,
     registered,
 )
-from mmsearch.testing.store_conformance import VectorIndexConformance  # noqa: E402
+from mmsearch.testing.store_conformance import (  # noqa: E402
+    VectorIndexConformance,
+    clustered_vectors,
+)
 
 __all__ = [
     "HEAVY_MODULES",
@@ -53,6 +56,7 @@ __all__ = [
     "Plugin",
     "VectorIndexConformance",
     "checks",
+    "clustered_vectors",
     "edge_contents",
     "installed_plugin",
     "load_registry",

@@ -11,8 +11,7 @@ from mmsearch_milvus.collection import Meta, index_kind, nlist_for, outgrown
 from mmsearch_milvus.index import MilvusIndex
 
 from mmsearch.contracts import IndexTarget
-from mmsearch.testing import VectorIndexConformance
-from mmsearch.testing.store_conformance import clustered_vectors
+from mmsearch.testing import VectorIndexConformance, clustered_vectors
 
 DIM = 16
 
