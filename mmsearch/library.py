@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -90,6 +91,11 @@ class Library:
         self._stores: dict[int, VectorIndex] = {}
         self._calibrations: dict[int, Calibration] = {}
         self._encoders: dict[str, Encoder] = {}
+        self._encode_lock = threading.Lock()
+        """Held while a query is embedded: shared with the encoders (share_encoders), so a
+        server's readers embed one query at a time. On a CPU two inferences at once contend
+        for the same cores in torch's and onnxruntime's spinning thread pools (measured with
+        bench/serve_load.py: 8 clients' example-image queries took 20 s instead of 0.3 s)."""
         self._query_cache = QueryCache()
         # Word counts for keyword calibration, valid while the spaces' generations hold.
         self._keyword_counts: tuple[object, dict[str, int]] = ((), {})
@@ -168,10 +174,11 @@ class Library:
     def share_encoders(self, other: Library) -> None:
         """Use ``other``'s configured encoders (and their loaded weights) from now on.
 
-        Two libraries open on one catalog, such as a server's reader and its writer,
-        then hold one set of model weights instead of two.
+        Two libraries open on one catalog, such as a server's readers and its writer,
+        then hold one set of model weights instead of two, and embed one query at a time.
         """
         self._encoders = other._encoders
+        self._encode_lock = other._encode_lock
 
     def choose_encoder(self, encoder_id: str | None = None, model: str | None = None) -> Encoder:
         """The encoder a run asked for, or the best one that can run here.
@@ -650,7 +657,7 @@ class Library:
             self._calibrations[space.id] = calibration
         found = SpaceSearch(
             space.encoder_id, space, encoder, store, calibration, self.catalog, self.registry,
-            self._query_cache,
+            self._query_cache, self._encode_lock,
         )  # fmt: skip
         found.adapter = active_adapter(self.catalog, space.id)
         return found

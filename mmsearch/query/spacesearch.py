@@ -6,6 +6,7 @@ import logging
 import os
 from collections import OrderedDict
 from collections.abc import Hashable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -129,6 +130,7 @@ class SpaceSearch:
         catalog: Catalog,
         registry: Registry,
         cache: QueryCache,
+        encode_lock: AbstractContextManager[object] | None = None,
     ) -> None:
         self.label = label
         self.space = space
@@ -138,6 +140,8 @@ class SpaceSearch:
         self.catalog = catalog
         self.registry = registry
         self.cache = cache
+        self.encode_lock: AbstractContextManager[object] = encode_lock or nullcontext()
+        """Held while the encoder runs (the library's, shared by a server's readers)."""
         self.adapter: NamedAdapter | None = None
         """The tuned query adapter, applied to query texts (never to stored vectors)."""
         self.optional = False
@@ -197,7 +201,8 @@ class SpaceSearch:
                 f"The encoder '{self.encoder.encoder_id}' of space {self.label} cannot embed "
                 f"{modality} ({what}); it handles {', '.join(sorted(self.encoder.modalities))}."
             )
-        encoded = encode_all(self.encoder, modality, contents)
+        with self.encode_lock:
+            encoded = encode_all(self.encoder, modality, contents)
         errors = [e for e in encoded.errors if e]
         if errors:
             raise UsageError(f"Could not embed {what}: {errors[0]}")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support import CountingEncoder, make_registry, save_image
@@ -53,6 +55,49 @@ def test_two_readers_answer_two_queries_at_once_and_share_one_set_of_weights(
     assert not inside.broken and len({id(lib) for lib in lent}) == 2
     first, second = lent
     assert first._encoders is second._encoders  # one set of weights
+    engine.close()
+
+
+class OneAtATime(CountingEncoder):
+    """Notes how many query texts it embeds at once (each takes a while)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.running = 0
+        self.most = 0
+        self.guard = threading.Lock()
+
+    def encode_batch(self, modality: Any, contents: Any) -> Any:
+        with self.guard:
+            self.running += 1
+            self.most = max(self.most, self.running)
+        time.sleep(0.05)
+        try:
+            return super().encode_batch(modality, contents)
+        finally:
+            with self.guard:
+                self.running -= 1
+
+
+def test_the_readers_search_at_once_but_embed_one_query_at_a_time(catalog: Path) -> None:
+    """Two inferences at once on a CPU fight over its cores (torch's and onnxruntime's
+    thread pools spin): the readers share the encoders and one lock around them."""
+    encoder = OneAtATime()
+    engine = Engine(ServeConfig(catalog, read_only=True, readers=3), make_registry(encoder))
+    engine.load()
+    assert engine.failure is None
+    encoder.most = 0
+
+    def query(n: int) -> None:
+        with engine.reading() as lib:
+            assert lib.search(f"red car number {n}").hits
+
+    threads = [threading.Thread(target=query, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert encoder.most == 1 and len(encoder.calls) >= 6
     engine.close()
 
 
