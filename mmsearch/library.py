@@ -415,6 +415,7 @@ class Library:
                 exclude=self._own_files(),
                 others=others,
                 tracker=tracker,
+                encode_lock=self._encode_lock,
             )
             written = [(space, enc, store), *((o.space, o.encoder, o.index) for o in others)]
             try:
@@ -504,7 +505,8 @@ class Library:
         self._stores.clear()
 
     def _refresh_calibration(self, space: SpaceInfo, encoder: Encoder, store: VectorIndex) -> None:
-        self._calibrations[space.id] = load_calibration(self.catalog, space, encoder, store)
+        with self._encode_lock:  # it may embed the probe texts
+            self._calibrations[space.id] = load_calibration(self.catalog, space, encoder, store)
 
     def _activate_when_complete(self, space: SpaceInfo, encoder: Encoder) -> None:
         active = self.catalog.active_space()
@@ -653,7 +655,8 @@ class Library:
         store = self.store(space)
         calibration = self._calibrations.get(space.id)
         if calibration is None or calibration.stale(store.ntotal):
-            calibration = load_calibration(self.catalog, space, encoder, store)
+            with self._encode_lock:  # it may embed the probe texts
+                calibration = load_calibration(self.catalog, space, encoder, store)
             self._calibrations[space.id] = calibration
         found = SpaceSearch(
             space.encoder_id, space, encoder, store, calibration, self.catalog, self.registry,

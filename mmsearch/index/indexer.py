@@ -12,6 +12,7 @@ import logging
 import os
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -118,6 +119,9 @@ class RunContext:
     said_once: set[str] = field(default_factory=set)
     tracker: ProgressTracker | None = None
     """Told the stage and counts as work finishes (:mod:`mmsearch.index.progress`)."""
+    encode_lock: AbstractContextManager[object] | None = None
+    """Held around each encoder call: the library's, which a server's query readers share,
+    so a query waits for one batch's inference instead of fighting it for the cores."""
     skip_key: str = field(init=False, default="")
     """Fingerprint of what a skip in this run depends on (see :mod:`mmsearch.index.recovery`)."""
 
@@ -137,7 +141,7 @@ class RootIndexer:
         self.options = run.options
         self.report = run.report
         self.batch_encoder = BatchEncoder(
-            run.encoder, [Route(o.space.id, o.encoder) for o in run.others]
+            run.encoder, [Route(o.space.id, o.encoder) for o in run.others], run.encode_lock
         )
         self._missing: dict[int | None, set[int]] = {}
         """Per space written (None: the run's own), the done items lacking vectors in it."""

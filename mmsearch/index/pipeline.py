@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -146,9 +147,16 @@ class BatchEncoder:
     ("cannot embed"), so nothing is dropped unseen.
     """
 
-    def __init__(self, encoder: Encoder, others: Sequence[Route] = ()) -> None:
+    def __init__(
+        self,
+        encoder: Encoder,
+        others: Sequence[Route] = (),
+        lock: AbstractContextManager[object] | None = None,
+    ) -> None:
         self.encoder = encoder
         self.others = tuple(others)
+        self.lock: AbstractContextManager[object] = lock or nullcontext()
+        """Held around each encoder call (see :attr:`RunContext.encode_lock`)."""
 
     def encode(self, batch: list[Pending]) -> None:
         """Fill in each file's vectors, or its error."""
@@ -161,7 +169,8 @@ class BatchEncoder:
         for (target, modality), entries in routed.items():
             encoder = self._encoder(target)
             contents = [p.extracted.segments[i].content for p, i in entries]
-            encoded = encode_all(encoder, modality, contents)
+            with self.lock:
+                encoded = encode_all(encoder, modality, contents)
             for (pending, i), vector, error in zip(
                 entries, encoded.vectors, encoded.errors, strict=True
             ):
@@ -196,7 +205,8 @@ class BatchEncoder:
         ]
         if not entries or "text" not in encoder.modalities:
             return
-        encoded = encode_all(encoder, "text", [seg.text for _, _, seg in entries])
+        with self.lock:
+            encoded = encode_all(encoder, "text", [seg.text for _, _, seg in entries])
         weight = encoder.text_fusion_weight
         for (pending, i, _), text_vector, error in zip(
             entries, encoded.vectors, encoded.errors, strict=True

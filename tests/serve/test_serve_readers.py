@@ -129,3 +129,34 @@ def test_with_one_reader_a_second_query_waits_for_the_first(catalog: Path) -> No
 
 def test_the_default_is_one_reader_per_cpu_at_most_four() -> None:
     assert 1 <= default_readers() <= 4
+
+
+class LockWatcher(CountingEncoder):
+    """Notes whether the library's encode lock was held at each call."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lock: Any = None
+        self.held: list[bool] = []
+
+    def encode_batch(self, modality: Any, contents: Any) -> Any:
+        if self.lock is not None:
+            self.held.append(self.lock.locked())
+        return super().encode_batch(modality, contents)
+
+
+def test_an_index_run_embeds_under_the_lock_the_readers_share(tmp_path: Path) -> None:
+    """A server's index job and its queries take turns on the encoder, batch by batch."""
+    media = tmp_path / "media"
+    media.mkdir()
+    for i in range(5):
+        (media / f"note{i}.txt").write_text(f"Note {i} about the harbour.")
+    save_image(media / "red.png", (220, 20, 20))
+    encoder = LockWatcher()
+    with Library.open(tmp_path / "catalog.db", registry=make_registry(encoder)) as writer:
+        reader = Library.open(tmp_path / "catalog.db", registry=make_registry(encoder))
+        writer.share_encoders(reader)
+        encoder.lock = reader._encode_lock
+        writer.index(media)
+        reader.close()
+    assert encoder.held and all(encoder.held)
