@@ -39,23 +39,24 @@ def _loopback(host: str) -> bool:
 @click.option(
     "--readers",
     type=click.IntRange(1, 64),
-    default=None,
+    default=1,
+    show_default=True,
     help="Queries answered at once, each by a reader with its own copy of the vector "
-    "indexes (the models are shared) [default: one per CPU, at most 4].",
+    "indexes (the models are shared and embed one query at a time); see docs/serve.md.",
 )
 @store_option
 @db_option
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, watch: tuple[Path, ...], read_only: bool,
           token: str | None, cors: tuple[str, ...], allow_host: tuple[str, ...],
-          max_upload_mb: float, readers: int | None) -> None:  # fmt: skip
+          max_upload_mb: float, readers: int) -> None:  # fmt: skip
     """Serve the library: REST API (/api/v1), the search page (/), live folders.
 
     Models load once and stay warm; `mmsearch query` and `status` find this server
     (a discovery file beside the catalog) and ask it. Stop with Ctrl-C.
     """
     from mmsearch.serve.server import serve as run
-    from mmsearch.serve.state import Engine, ServeConfig, default_readers
+    from mmsearch.serve.state import Engine, ServeConfig
     from mmsearch.store.locations import default_catalog_path
 
     if not _loopback(host) and not token:
@@ -80,7 +81,7 @@ def serve(ctx: click.Context, host: str, port: int, watch: tuple[Path, ...], rea
         db_path=db_path, host=host, port=port, token=token, read_only=read_only, cors=cors,
         allowed_hosts=allow_host, watch=tuple(p.absolute() for p in watch),
         store=ctx.obj.get("store"), max_upload_bytes=int(max_upload_mb * 1_000_000),
-        readers=readers or default_readers(),
+        readers=readers,
     )  # fmt: skip
     _log_requests()
     engine = Engine(config, registry_for(ctx))

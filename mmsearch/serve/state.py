@@ -11,7 +11,6 @@ borrows a reader of its own from the pool, and waits only when all are busy.
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import threading
 from collections.abc import Iterator
@@ -47,23 +46,16 @@ class ServeConfig:
     max_upload_bytes: int = 50_000_000
     max_query_chars: int = 2000
     thumb_sizes: tuple[int, ...] = (128, 256, 512)
-    readers: int = field(default_factory=lambda: default_readers())
+    readers: int = 1
     """Queries answered at once: each reader holds its own catalog connection and copy of
-    the vector indexes (the weights are shared), so memory grows with it."""
+    the vector indexes (the weights are shared, and embed one query at a time), so memory
+    grows with it. One by default: on 2 cores a second reader gained nothing
+    (bench/serve_load.py --readers 1,2: 19.2 against 16.2 requests/s, 8 clients at 100,000
+    segments), and each reader rebuilds its indexes when an index job's commits move on."""
 
     def hosts(self) -> frozenset[str]:
         """Every Host header name this server answers to."""
         return LOOPBACK_HOSTS | {self.host.strip("[]")} | {h.lower() for h in self.allowed_hosts}
-
-
-def default_readers() -> int:
-    """One reader per CPU the process may use, at most 4 (past that, copies of the vector
-    indexes cost more memory than the queries gain)."""
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        cpus = os.cpu_count() or 1
-    return max(1, min(4, cpus))
 
 
 class NotReadyError(Exception):

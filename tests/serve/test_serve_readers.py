@@ -11,7 +11,7 @@ import pytest
 from support import CountingEncoder, make_registry, save_image
 
 from mmsearch import Library
-from mmsearch.serve.state import Engine, ServeConfig, default_readers
+from mmsearch.serve.state import Engine, ServeConfig
 
 
 @pytest.fixture
@@ -125,10 +125,6 @@ def test_with_one_reader_a_second_query_waits_for_the_first(catalog: Path) -> No
     a.join()
     b.join()
     engine.close()
-
-
-def test_the_default_is_one_reader_per_cpu_at_most_four() -> None:
-    assert 1 <= default_readers() <= 4
 
 
 class LockWatcher(CountingEncoder):
