@@ -643,6 +643,15 @@ class Catalog:
                 data = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
                 yield ids, data.reshape(len(rows), dim)
 
+    def vector_ids(self, space_id: int) -> IdArray:
+        """The ids of the segments with a vector in the space, ascending."""
+        with self.sqlite() as conn:
+            rows = conn.execute(
+                "SELECT segment_id FROM vectors WHERE space_id = ? ORDER BY segment_id",
+                (space_id,),
+            ).fetchall()
+        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+
     def vectors_for(self, space_id: int, segment_ids: Iterable[int]) -> dict[int, FloatArray]:
         """Stored vectors of the given segments in one space."""
         out: dict[int, FloatArray] = {}
