@@ -3,9 +3,10 @@
 Queries go to a few read-only :class:`~mmsearch.Library` objects (``--readers``; the
 encoders loaded at start, once, and shared); index jobs and watched folders write through
 one more that shares those encoders too, so one set of weights serves all and a query never
-waits for an index run: a reader reloads a space's index when the writer's commits bump its
-generation. A :class:`~mmsearch.Library` is not made for concurrent use, so each query
-borrows a reader of its own from the pool, and waits only when all are busy.
+waits for an index run: a reader catches its index up when the writer's commits bump its
+generation (:mod:`mmsearch.store.catch_up`). A :class:`~mmsearch.Library` is not made for
+concurrent use, so each query borrows a reader of its own from the pool, and waits only when
+all are busy.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ class ServeConfig:
     the vector indexes (the weights are shared, and embed one query at a time), so memory
     grows with it. One by default: on 2 cores a second reader gained nothing
     (bench/serve_load.py --readers 1,2: 19.2 against 16.2 requests/s, 8 clients at 100,000
-    segments), and each reader rebuilds its indexes when an index job's commits move on."""
+    segments), and each reader keeps its own indexes in step with an index job's commits."""
 
     def hosts(self) -> frozenset[str]:
         """Every Host header name this server answers to."""
