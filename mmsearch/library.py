@@ -47,7 +47,6 @@ from mmsearch.status import LibraryStatus, collect_status
 from mmsearch.store.catalog import Catalog, SpaceInfo
 from mmsearch.store.catch_up import catch_up
 from mmsearch.store.companion_spaces import add_companion, companion_spaces
-from mmsearch.store.faiss_index import FaissIndex
 from mmsearch.store.locations import default_catalog_path, index_folder, lock_path
 from mmsearch.store.locking import writer_lock
 from mmsearch.store.segment_fields import (
@@ -273,7 +272,7 @@ class Library:
         # 5 ms per query at 100,000 vectors), so it is left to the reload below.
         if index is not None and index.generation == self.catalog.space_generation(space.id):
             return index
-        if isinstance(index, FaissIndex) and catch_up(index, self.catalog, space):
+        if index is not None and catch_up(index, self.catalog, space):
             return index  # another process committed a few vectors: no full reload
         if index is not None:
             index.close()

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
 from mmsearch import Library
+from mmsearch.contracts import VectorIndex
 from mmsearch.store import catch_up as catch_up_module
+from mmsearch.store.catalog import SpaceInfo
 from mmsearch.store.catch_up import catch_up
 from tests.support import CountingEncoder, make_registry, save_image
 
@@ -27,9 +31,19 @@ def media(tmp_path: Path) -> Path:
     return root
 
 
-def test_a_reader_takes_the_writers_new_and_removed_vectors_without_reloading(
-    tmp_path: Path, media: Path, caplog: pytest.LogCaptureFixture
-) -> None:
+class Pair(NamedTuple):
+    """A writer that indexed ``media`` and a read-only reader that has searched it once."""
+
+    media: Path
+    writer: Library
+    reader: Library
+    space: SpaceInfo
+    loaded: VectorIndex
+    """The reader's index of the space, as first loaded."""
+
+
+@pytest.fixture
+def pair(tmp_path: Path, media: Path) -> Iterator[Pair]:
     db = tmp_path / "catalog.db"
     with _open(db) as writer:
         writer.index(media)
@@ -37,55 +51,42 @@ def test_a_reader_takes_the_writers_new_and_removed_vectors_without_reloading(
         assert reader.search("budget").hits
         space = reader.catalog.active_space()
         assert space is not None
-        loaded = reader._stores[space.id]
-
-        (media / "lighthouse.txt").write_text("A lighthouse on the cliffs at night.")
-        (media / "note0.txt").unlink()
-        writer.index(media)
-        with caplog.at_level(logging.WARNING):
-            paths = [Path(h.path).name for h in reader.query("lighthouse cliffs", k=20)]
-        assert "lighthouse.txt" in paths and "note0.txt" not in paths
-        assert reader._stores[space.id] is loaded, "caught up in place, not reloaded"
-        assert not [r for r in caplog.records if "Rebuilding" in r.getMessage()]
-        assert loaded.ids() == set(reader.catalog.vector_ids(space.id).tolist())
-        assert loaded.generation == reader.catalog.space_generation(space.id)
+        yield Pair(media, writer, reader, space, reader._stores[space.id])
         reader.close()
+
+
+def test_a_reader_takes_the_writers_new_and_removed_vectors_without_reloading(
+    pair: Pair, caplog: pytest.LogCaptureFixture
+) -> None:
+    (pair.media / "lighthouse.txt").write_text("A lighthouse on the cliffs at night.")
+    (pair.media / "note0.txt").unlink()
+    pair.writer.index(pair.media)
+    with caplog.at_level(logging.WARNING):
+        paths = [Path(h.path).name for h in pair.reader.query("lighthouse cliffs", k=20)]
+    assert "lighthouse.txt" in paths and "note0.txt" not in paths
+    assert pair.reader._stores[pair.space.id] is pair.loaded, "caught up in place, not reloaded"
+    assert not [r for r in caplog.records if "Rebuilding" in r.getMessage()]
+    catalog = pair.reader.catalog
+    assert pair.loaded.ids() == set(catalog.vector_ids(pair.space.id).tolist())
+    assert pair.loaded.generation == catalog.space_generation(pair.space.id)
 
 
 def test_digests_that_differ_leave_the_reload_to_the_caller(
-    tmp_path: Path, media: Path, monkeypatch: pytest.MonkeyPatch
+    pair: Pair, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A vector changed in place keeps its id: only the digest tells, and then it reloads."""
-    db = tmp_path / "catalog.db"
-    with _open(db) as writer:
-        writer.index(media)
-        reader = _open(db, read_only=True)
-        reader.search("budget")
-        space = reader.catalog.active_space()
-        assert space is not None
-        index = reader._stores[space.id]
-        (media / "extra.txt").write_text("Something new.")
-        writer.index(media)
-        monkeypatch.setattr(catch_up_module, "space_digest", lambda _c, _s: "0" * 16)
-        hits = reader.query("something new", k=20)  # the catch-up fails: a full reload
-        assert "extra.txt" in [Path(h.path).name for h in hits]
-        assert reader._stores[space.id] is not index
-        reloaded = reader._stores[space.id]
-        assert reloaded.ids() == set(reader.catalog.vector_ids(space.id).tolist())
-        reader.close()
+    (pair.media / "extra.txt").write_text("Something new.")
+    pair.writer.index(pair.media)
+    monkeypatch.setattr(catch_up_module, "space_digest", lambda _c, _s: "0" * 16)
+    hits = pair.reader.query("something new", k=20)  # the catch-up fails: a full reload
+    assert "extra.txt" in [Path(h.path).name for h in hits]
+    reloaded = pair.reader._stores[pair.space.id]
+    assert reloaded is not pair.loaded
+    assert reloaded.ids() == set(pair.reader.catalog.vector_ids(pair.space.id).tolist())
 
 
-def test_a_large_change_is_left_to_a_reload(tmp_path: Path, media: Path) -> None:
-    db = tmp_path / "catalog.db"
-    with _open(db) as writer:
-        writer.index(media)
-        reader = _open(db, read_only=True)
-        reader.search("budget")
-        space = reader.catalog.active_space()
-        assert space is not None
-        index = reader._stores[space.id]
-        for i in range(1_200):
-            (media / f"more{i:04d}.txt").write_text(f"More words, number {i}.")
-        writer.index(media)
-        assert not catch_up(index, reader.catalog, space)
-        reader.close()
+def test_a_large_change_is_left_to_a_reload(pair: Pair) -> None:
+    for i in range(1_200):
+        (pair.media / f"more{i:04d}.txt").write_text(f"More words, number {i}.")
+    pair.writer.index(pair.media)
+    assert not catch_up(pair.loaded, pair.reader.catalog, pair.space)

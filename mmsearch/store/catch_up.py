@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from mmsearch.contracts import VectorIndex
 from mmsearch.store.catalog import Catalog, SpaceInfo
 from mmsearch.store.digest import format_digest
 from mmsearch.store.faiss_index import FaissIndex
@@ -24,13 +25,15 @@ MAX_SHARE = 0.25
 """Past this share of the space changed, a reload is as cheap: it is left to the caller."""
 
 
-def catch_up(index: FaissIndex, catalog: Catalog, space: SpaceInfo) -> bool:
+def catch_up(index: VectorIndex, catalog: Catalog, space: SpaceInfo) -> bool:
     """Apply the catalog's additions and removals to ``index``; True when it now holds
     exactly the catalog's vectors (digests equal) and carries the generation read first.
 
-    False leaves ``index`` in an unknown state: the caller must reload it.
+    False leaves ``index`` in an unknown state: the caller must reload it. Only the FAISS
+    store follows its digest in memory through every add and remove; other stores (Milvus
+    repairs itself against the catalog in ``sync``) are always left to the reload.
     """
-    if index.digest is None:
+    if not isinstance(index, FaissIndex) or index.digest is None:
         return False  # it cannot prove what it holds
     generation = catalog.space_generation(space.id)  # first: the contents are at least this
     wanted = catalog.vector_ids(space.id)

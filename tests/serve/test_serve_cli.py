@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import MMSEARCH, Served, cli_env
 
 from mmsearch.serve.discovery import running_server
@@ -149,3 +150,45 @@ def test_the_client_reads_a_chunked_reply() -> None:
     from mmsearch.serve.client import _unchunk
 
     assert _unchunk(b'4\r\n{"a"\r\n3;x=1\r\n: 1\r\n1\r\n}\r\n0\r\n\r\n') == b'{"a": 1}'
+
+
+def test_the_fast_paths_option_table_is_the_query_commands() -> None:
+    """The fast path reads `query` by its own copy of the command's options (it must not
+    import click): each flag it reads is the click option of that name, taking a value or
+    not, repeatable or not, with the same choices and bounds. An option added to the
+    command and not to the copy only sends such queries through the full CLI; this names it."""
+    import click
+
+    from mmsearch.cli.app import cli
+    from mmsearch.serve import fastpath
+
+    command = cli.commands["query"]
+    options = {o: p for p in command.params if isinstance(p, click.Option) for o in p.opts}
+    values, flags = fastpath._QUERY_VALUES, fastpath._QUERY_FLAGS
+    declined = {"--no-server", "--store"}  # the full CLI's alone, on purpose
+    assert set(options) == set(values) | set(flags) | declined, "update fastpath's tables"
+    for flag in flags:
+        assert options[flag].is_flag, flag
+    for flag, (name, parse) in values.items():
+        option = options[flag]
+        assert not option.is_flag, flag
+        if flag != "--db":  # --db also comes before the command: the last one counts
+            assert (name in fastpath._MULTIPLE) == option.multiple, flag
+        kind = option.type
+        if isinstance(kind, click.Choice):
+            for choice in kind.choices:
+                assert parse(str(choice)) == choice, flag
+            with pytest.raises(fastpath._Decline):
+                parse("no-such-choice")
+        if isinstance(kind, click.IntRange | click.FloatRange):
+            step = 1 if isinstance(kind, click.IntRange) else 0.001
+            if kind.min is not None:
+                below = kind.min if kind.min_open else kind.min - step
+                with pytest.raises(fastpath._Decline):
+                    parse(str(below))
+                if not kind.min_open:
+                    parse(str(kind.min))
+            if kind.max is not None:
+                parse(str(kind.max))
+                with pytest.raises(fastpath._Decline):
+                    parse(str(kind.max + step))
